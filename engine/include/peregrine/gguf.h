@@ -10,7 +10,11 @@
 //
 // The reader maps the file read-only and checks every count, length and offset against the file size
 // before it uses it, so a truncated or hostile file ends in a GgufError naming the file, the field or
-// tensor and the byte offset, never in a crash or a huge allocation.
+// tensor and the byte offset, never in a crash or a huge allocation. It also rejects: versions other
+// than 2 and 3, duplicate keys or tensor names, bools other than 0/1, arrays nested deeper than
+// kMaxArrayNesting, general.alignment that is not a u32 power of two, n_dims outside 1..4, dims < 1,
+// element or byte counts that overflow, unknown tensor types, rows that are not whole blocks,
+// misaligned tensor offsets and tensor data outside the file.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +31,11 @@
 #include "peregrine/tensor_type.h"
 
 namespace peregrine::gguf {
+
+// Arrays may hold arrays; the reader refuses deeper nesting than this (real files use at most 1).
+inline constexpr int kMaxArrayNesting = 8;
+// Used when the file has no general.alignment key.
+inline constexpr uint32_t kDefaultAlignment = 32;
 
 enum class ValueType : uint32_t {
     UINT8 = 0, INT8 = 1, UINT16 = 2, INT16 = 3, UINT32 = 4, INT32 = 5, FLOAT32 = 6,
@@ -54,6 +63,14 @@ struct Value {
     bool to_bool(std::string_view what) const;
     const std::string& to_string(std::string_view what) const;
     const Array& to_array(std::string_view what) const;
+
+    // Builders that pick the right variant alternative (e.g. Value::make_uint(ValueType::UINT16, 7)).
+    static Value make_uint(ValueType type, uint64_t v);   // UINT8/16/32/64
+    static Value make_int(ValueType type, int64_t v);     // INT8/16/32/64
+    static Value make_float(ValueType type, double v);    // FLOAT32/64
+    static Value make_bool(bool v);
+    static Value make_string(std::string v);
+    static Value make_array(Array v);
 };
 
 struct TensorInfo {
@@ -107,16 +124,19 @@ public:
 private:
     GgufFile() = default;
     void parse();
+    // "<file>: key '<key>' at offset <n>", the context of a metadata conversion error.
+    std::string describe_key(std::string_view key) const;
 
     std::string path_;
     uint32_t version_ = 0;
     uint64_t size_ = 0;
     uint64_t data_offset_ = 0;
-    uint32_t alignment_ = 32;
+    uint32_t alignment_ = kDefaultAlignment;
     const uint8_t* base_ = nullptr;
     void* mapping_ = nullptr;            // mmap'd region, or null when the bytes are owned
     std::vector<uint8_t> owned_;         // from_bytes image
     std::vector<std::pair<std::string, Value>> metadata_;
+    std::vector<uint64_t> metadata_offsets_;  // file offset of each entry, for error messages
     std::map<std::string, size_t, std::less<>> metadata_index_;
     std::vector<TensorInfo> tensors_;
     std::map<std::string, size_t, std::less<>> tensor_index_;
@@ -125,9 +145,11 @@ private:
 // Builds a GGUF file (version 3). Used by tests, make-model and quantize.
 class GgufWriter {
 public:
-    explicit GgufWriter(uint32_t alignment = 32);
+    // The alignment must be a power of two; anything but 32 is recorded as general.alignment.
+    explicit GgufWriter(uint32_t alignment = kDefaultAlignment);
 
     void set(std::string key, Value value);  // replaces an existing key, keeps first position
+    // general.alignment is owned by the writer (constructor argument) and cannot be set or copied.
     void set_uint32(std::string key, uint32_t v);
     void set_int32(std::string key, int32_t v);
     void set_uint64(std::string key, uint64_t v);
