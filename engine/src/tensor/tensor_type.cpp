@@ -19,15 +19,15 @@ constexpr std::array<Entry, 17> kTypes{{
     {6, {"q5_0", 32, 2 + 4 + 16, true, true}},
     {7, {"q5_1", 32, 2 + 2 + 4 + 16, true, true}},
     {8, {"q8_0", 32, 2 + 32, true, true}},
-    {9, {"q8_1", 32, 2 + 2 + 32, true, true}},
+    {9, {"q8_1", 32, 2 + 2 + 32, true, false}},  // activation-only: no weight dot product
     {10, {"q2_K", 256, 16 + 64 + 2 + 2, true, true}},
     {11, {"q3_K", 256, 32 + 64 + 12 + 2, true, true}},
     {12, {"q4_K", 256, 2 + 2 + 12 + 128, true, true}},
     {13, {"q5_K", 256, 2 + 2 + 12 + 32 + 128, true, true}},
     {14, {"q6_K", 256, 128 + 64 + 16 + 2, true, true}},
-    {15, {"q8_K", 256, 4 + 256 + 32, true, true}},
-    {20, {"iq4_nl", 32, 2 + 16, true, false}},
-    {23, {"iq4_xs", 256, 2 + 2 + 4 + 128, true, false}},
+    {15, {"q8_K", 256, 4 + 256 + 32, true, false}},  // activation-only
+    {20, {"iq4_nl", 32, 2 + 16, true, true}},
+    {23, {"iq4_xs", 256, 2 + 2 + 4 + 128, true, true}},
     {30, {"bf16", 1, 2, false, true}},
 }};
 

@@ -1,0 +1,181 @@
+// Dot products for the float types and the 32-value block types; K-quants are in vec_dot_kquants.cpp.
+//
+// Float rows are summed in kLanes independent partial sums (like a SIMD register of accumulators), which
+// lets g++ -O3 vectorize the loop without -ffast-math and keeps rounding error growing with n/kLanes.
+// Quantized rows: int32 sum per 32-value block, then one float multiply-add per block.
+#include "kernels/cpu/vec_dot.h"
+
+#include <cstring>
+#include <stdexcept>
+#include <type_traits>
+
+#include "kernels/cpu/row_checks.h"
+#include "kernels/cpu/vec_dot_kernels.h"
+
+namespace peregrine::kernels::cpu {
+namespace {
+
+constexpr int kLanes = 16;
+
+// Pairwise reduction of the lane sums, then the tail (n % kLanes elements) in order.
+template <typename Load>
+float lane_dot(int64_t n, Load&& product) {
+    float acc[kLanes] = {};
+    int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes) {
+        for (int l = 0; l < kLanes; ++l) acc[l] += product(i + l);
+    }
+    for (int width = kLanes / 2; width > 0; width /= 2) {
+        for (int l = 0; l < width; ++l) acc[l] += acc[l + width];
+    }
+    float sum = acc[0];
+    for (; i < n; ++i) sum += product(i);
+    return sum;
+}
+
+float dot_f32(int64_t n, const float* w, const float* x) {
+    return lane_dot(n, [&](int64_t i) { return w[i] * x[i]; });
+}
+
+// fp16 * fp16 and bf16 * bf16 products are exact in fp32 (11 + 11 and 8 + 8 significant bits).
+float dot_f16(int64_t n, const fp16_t* w, const fp16_t* x) {
+    return lane_dot(n, [&](int64_t i) { return fp16_to_fp32_fast(w[i]) * fp16_to_fp32_fast(x[i]); });
+}
+
+float dot_bf16(int64_t n, const bf16_t* w, const bf16_t* x) {
+    return lane_dot(n, [&](int64_t i) { return bf16_to_fp32(w[i]) * bf16_to_fp32(x[i]); });
+}
+
+// Block-wise helpers: unpack one weight block's 32 values to int8 (in element order), then dot.
+void unpack_q4_0(const BlockQ4_0& b, int8_t* v) {
+    for (int j = 0; j < 16; ++j) {
+        v[j] = static_cast<int8_t>((b.qs[j] & 0xF) - 8);
+        v[j + 16] = static_cast<int8_t>((b.qs[j] >> 4) - 8);
+    }
+}
+
+void unpack_q4_1(const BlockQ4_1& b, int8_t* v) {
+    for (int j = 0; j < 16; ++j) {
+        v[j] = static_cast<int8_t>(b.qs[j] & 0xF);
+        v[j + 16] = static_cast<int8_t>(b.qs[j] >> 4);
+    }
+}
+
+// 5-bit values: the low nibble plus bit j of qh as bit 4, minus 16 for Q5_0 (Q5_1 adds its minimum instead).
+template <typename Block>
+void unpack_q5(const Block& b, int8_t* v) {
+    constexpr int kOffset = std::is_same_v<Block, BlockQ5_0> ? 16 : 0;
+    uint8_t high[32];
+    expand_q5_high_bits(b.qh, high);
+    for (int j = 0; j < 16; ++j) {
+        v[j] = static_cast<int8_t>(((b.qs[j] & 0xF) | high[j]) - kOffset);
+        v[j + 16] = static_cast<int8_t>(((b.qs[j] >> 4) | high[j + 16]) - kOffset);
+    }
+}
+
+void unpack_iq4_nl(const BlockIQ4_NL& b, int8_t* v) {
+    for (int j = 0; j < 16; ++j) {
+        v[j] = kIq4nlValues[b.qs[j] & 0xF];
+        v[j + 16] = kIq4nlValues[b.qs[j] >> 4];
+    }
+}
+
+// Symmetric weights against Q8_0: sum over blocks of (d_w * d_x) * isum.
+template <typename Block, typename Unpack>
+float dot_symmetric_q8_0(int64_t nb, const Block* x, const BlockQ8_0* y, Unpack&& unpack) {
+    float sum = 0.f;
+    int8_t v[32];
+    for (int64_t i = 0; i < nb; ++i) {
+        unpack(x[i], v);
+        const int32_t isum = dot_i8<32>(v, y[i].qs);
+        sum += (fp16_to_fp32(x[i].d) * fp16_to_fp32(y[i].d)) * static_cast<float>(isum);
+    }
+    return sum;
+}
+
+// Weights with a minimum against Q8_1: sum of (d_w * d_x) * isum, plus sum of m_w * s_x (s_x = d_x *
+// sum of the activation block's values), added once at the end as ggml does.
+template <typename Block, typename Unpack>
+float dot_affine_q8_1(int64_t nb, const Block* x, const BlockQ8_1* y, Unpack&& unpack) {
+    float sum = 0.f;
+    float sum_mins = 0.f;
+    int8_t v[32];
+    for (int64_t i = 0; i < nb; ++i) {
+        unpack(x[i], v);
+        const int32_t isum = dot_i8<32>(v, y[i].qs);
+        sum += (fp16_to_fp32(x[i].d) * fp16_to_fp32(y[i].d)) * static_cast<float>(isum);
+        sum_mins += fp16_to_fp32(x[i].m) * fp16_to_fp32(y[i].s);
+    }
+    return sum + sum_mins;
+}
+
+}  // namespace
+
+TensorType vec_dot_type(TensorType weight) {
+    switch (weight) {
+        case TensorType::F32: return TensorType::F32;
+        case TensorType::F16: return TensorType::F16;
+        case TensorType::BF16: return TensorType::BF16;
+        case TensorType::Q4_0: case TensorType::Q5_0: case TensorType::Q8_0: case TensorType::IQ4_NL:
+            return TensorType::Q8_0;
+        case TensorType::Q4_1: case TensorType::Q5_1:
+            return TensorType::Q8_1;
+        case TensorType::Q2_K: case TensorType::Q3_K: case TensorType::Q4_K: case TensorType::Q5_K:
+        case TensorType::Q6_K: case TensorType::IQ4_XS:
+            return TensorType::Q8_K;
+        case TensorType::Q8_1: case TensorType::Q8_K:
+            break;
+    }
+    throw std::invalid_argument("vec_dot_type: no dot product for weights of tensor type " + type_name_for_errors(weight));
+}
+
+bool has_vec_dot(TensorType weight) {
+    return block_shape(weight).block_size != 0 && weight != TensorType::Q8_1 && weight != TensorType::Q8_K;
+}
+
+float vec_dot(TensorType weight, int64_t n, const void* w, const void* x) {
+    const int64_t nb = checked_block_count(weight, n, "vec_dot");
+    switch (weight) {
+        case TensorType::F32:
+            return dot_f32(n, static_cast<const float*>(w), static_cast<const float*>(x));
+        case TensorType::F16:
+            return dot_f16(n, static_cast<const fp16_t*>(w), static_cast<const fp16_t*>(x));
+        case TensorType::BF16:
+            return dot_bf16(n, static_cast<const bf16_t*>(w), static_cast<const bf16_t*>(x));
+        case TensorType::Q4_0:
+            return dot_symmetric_q8_0(nb, static_cast<const BlockQ4_0*>(w), static_cast<const BlockQ8_0*>(x),
+                                      unpack_q4_0);
+        case TensorType::Q5_0:
+            return dot_symmetric_q8_0(nb, static_cast<const BlockQ5_0*>(w), static_cast<const BlockQ8_0*>(x),
+                                      unpack_q5<BlockQ5_0>);
+        case TensorType::Q8_0:
+            return dot_symmetric_q8_0(nb, static_cast<const BlockQ8_0*>(w), static_cast<const BlockQ8_0*>(x),
+                                      [](const BlockQ8_0& b, int8_t* v) { std::memcpy(v, b.qs, 32); });
+        case TensorType::IQ4_NL:
+            return dot_symmetric_q8_0(nb, static_cast<const BlockIQ4_NL*>(w), static_cast<const BlockQ8_0*>(x),
+                                      unpack_iq4_nl);
+        case TensorType::Q4_1:
+            return dot_affine_q8_1(nb, static_cast<const BlockQ4_1*>(w), static_cast<const BlockQ8_1*>(x),
+                                   unpack_q4_1);
+        case TensorType::Q5_1:
+            return dot_affine_q8_1(nb, static_cast<const BlockQ5_1*>(w), static_cast<const BlockQ8_1*>(x),
+                                   unpack_q5<BlockQ5_1>);
+        case TensorType::Q2_K:
+            return vec_dot_q2_k_q8_k(nb, static_cast<const BlockQ2_K*>(w), static_cast<const BlockQ8_K*>(x));
+        case TensorType::Q3_K:
+            return vec_dot_q3_k_q8_k(nb, static_cast<const BlockQ3_K*>(w), static_cast<const BlockQ8_K*>(x));
+        case TensorType::Q4_K:
+            return vec_dot_q4_k_q8_k(nb, static_cast<const BlockQ4_K*>(w), static_cast<const BlockQ8_K*>(x));
+        case TensorType::Q5_K:
+            return vec_dot_q5_k_q8_k(nb, static_cast<const BlockQ5_K*>(w), static_cast<const BlockQ8_K*>(x));
+        case TensorType::Q6_K:
+            return vec_dot_q6_k_q8_k(nb, static_cast<const BlockQ6_K*>(w), static_cast<const BlockQ8_K*>(x));
+        case TensorType::IQ4_XS:
+            return vec_dot_iq4_xs_q8_k(nb, static_cast<const BlockIQ4_XS*>(w), static_cast<const BlockQ8_K*>(x));
+        case TensorType::Q8_1: case TensorType::Q8_K:
+            break;
+    }
+    throw std::invalid_argument("vec_dot: no dot product for weights of tensor type " + type_name_for_errors(weight));
+}
+
+}  // namespace peregrine::kernels::cpu
