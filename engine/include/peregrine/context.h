@@ -1,0 +1,63 @@
+// An inference context: the paged KV cache of up to n_seq_max sequences, the scratch buffers of the
+// forward pass and the CPU thread pool. Not thread-safe: one caller drives decode() at a time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "peregrine/batch.h"
+#include "peregrine/model.h"
+
+namespace peregrine {
+
+struct ContextParams {
+    int n_ctx = 0;            // max positions per sequence; 0 = model's training context
+    int n_threads = 0;        // 0 = std::thread::hardware_concurrency()
+    int kv_block_size = 16;   // tokens per KV block
+    int n_seq_max = 4;        // sequences that may be live at once (sizes the block pool with n_ctx)
+    bool use_kv_cache = true; // false: the textbook baseline, every decode recomputes each sequence from 0
+    int kv_pool_blocks = 0;   // 0: n_seq_max * ceil(n_ctx / kv_block_size), enough for every sequence at
+                              // full length; fewer overcommit memory (a decode that runs out of blocks
+                              // throws InvalidRequestError and changes nothing)
+};
+
+struct KvCacheStats {
+    int block_size;
+    int blocks_total;
+    int blocks_used;
+    size_t bytes_total;
+};
+
+class Context {
+public:
+    // Throws InvalidRequestError for parameters out of range (n_ctx < 0, block size < 1, ...).
+    Context(std::shared_ptr<const Model> model, const ContextParams& params);
+    ~Context();
+    Context(const Context&) = delete;
+    Context& operator=(const Context&) = delete;
+
+    // Runs one forward pass. Rows of one sequence must continue it (pos == current length, then +1...).
+    // Returns the logits (n_vocab floats each) of the rows with want_logits, in row order, valid until the
+    // next decode. Throws InvalidRequestError (position past n_ctx, out of KV blocks, bad token id,
+    // non-contiguous positions) and leaves the cache as it was.
+    std::span<const float> decode(const Batch& batch);
+
+    void remove_sequence(int32_t seq_id);                   // frees its blocks
+    void truncate_sequence(int32_t seq_id, int32_t n_keep); // drop positions >= n_keep (rejected drafts)
+    // Makes `dst` (which must not exist) a copy of `src` that shares its full KV blocks (copy-on-write).
+    void fork_sequence(int32_t src, int32_t dst);
+    int32_t sequence_length(int32_t seq_id) const;          // 0 if unknown
+    KvCacheStats kv_stats() const;
+    const Model& model() const;
+    int n_ctx() const;
+    int n_threads() const;
+    bool uses_kv_cache() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace peregrine

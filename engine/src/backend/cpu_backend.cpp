@@ -1,0 +1,236 @@
+#include "backend/cpu_backend.h"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <stdexcept>
+
+#include "kernels/cpu/add.h"
+#include "kernels/cpu/attention.h"
+#include "kernels/cpu/get_rows.h"
+#include "kernels/cpu/matmul.h"
+#include "kernels/cpu/rms_norm.h"
+#include "kernels/cpu/swiglu.h"
+#include "kernels/cpu/vec_dot.h"
+
+namespace peregrine::backend {
+namespace {
+
+namespace kc = kernels::cpu;
+
+// Below this many elements per thread an element-wise op is not worth splitting.
+constexpr int64_t kElementsPerThread = 16384;
+
+kc::MatmulWeight matmul_weight(const WeightView& w) {
+    return {w.type, w.data, w.row_bytes, w.n_cols, w.n_rows};
+}
+
+}  // namespace
+
+CpuBackend::CpuBackend(int n_threads) : pool_(n_threads) {}
+
+int CpuBackend::threads_for_elements(int64_t n) const {
+    return static_cast<int>(std::clamp<int64_t>(n / kElementsPerThread, 1, pool_.size()));
+}
+
+void CpuBackend::get_rows(const WeightView& table, std::span<const int32_t> ids, float* out) {
+    const int64_t n_rows = static_cast<int64_t>(ids.size());
+    pool_.run(
+        [&](int ith, int nth) {
+            const auto [begin, end] = split_range(n_rows, ith, nth);
+            for (int64_t r = begin; r < end; ++r) {
+                kc::get_row(table.type, table.data, table.row_bytes, table.n_rows, table.n_cols, ids[r],
+                            out + r * table.n_cols);
+            }
+        },
+        static_cast<int>(std::min<int64_t>(n_rows, pool_.size())));
+}
+
+void CpuBackend::rms_norm(const float* x, const WeightView& weight, int64_t n_rows, int64_t n, float eps, float* y) {
+    pool_.run(
+        [&](int ith, int nth) {
+            const auto [begin, end] = split_range(n_rows, ith, nth);
+            for (int64_t r = begin; r < end; ++r) kc::rms_norm_row(x + r * n, weight.f32(), y + r * n, n, eps);
+        },
+        threads_for_elements(n_rows * n));
+}
+
+void CpuBackend::matmul(std::span<const MatmulJob> jobs, const float* x, std::span<const uint8_t> row_batched) {
+    const int64_t n_rows = static_cast<int64_t>(row_batched.size());
+    if (jobs.empty() || n_rows == 0) return;
+    const int64_t n_in = jobs[0].weight->n_cols;
+
+    // One converted copy of x per distinct vec_dot type (F32 weights read x itself).
+    struct Input {
+        TensorType type;
+        size_t row_bytes;
+        size_t offset;
+    };
+    std::array<Input, 4> inputs{};
+    size_t n_inputs = 0;
+    size_t total_bytes = 0;
+    std::array<size_t, 8> job_input{};
+    if (jobs.size() > job_input.size()) throw std::invalid_argument("CpuBackend::matmul: too many jobs in one call");
+    for (size_t j = 0; j < jobs.size(); ++j) {
+        if (jobs[j].weight->n_cols != n_in) throw std::invalid_argument("CpuBackend::matmul: jobs differ in n_in");
+        const TensorType act = kc::vec_dot_type(jobs[j].weight->type);
+        size_t i = 0;
+        while (i < n_inputs && inputs[i].type != act) ++i;
+        if (i == n_inputs) {
+            if (n_inputs == inputs.size()) throw std::invalid_argument("CpuBackend::matmul: too many input types");
+            const size_t row_bytes = kc::matmul_activation_row_bytes(jobs[j].weight->type, n_in);
+            inputs[n_inputs++] = {act, row_bytes, total_bytes};
+            if (act != TensorType::F32) total_bytes += row_bytes * static_cast<size_t>(n_rows);
+        }
+        job_input[j] = i;
+    }
+    if (activations_.size() < total_bytes) activations_.resize(total_bytes);
+
+    // Convert every row once (rows split across threads), then split all jobs' output rows.
+    if (total_bytes > 0) {
+        pool_.run(
+            [&](int ith, int nth) {
+                const auto [begin, end] = split_range(n_rows, ith, nth);
+                for (size_t i = 0; i < n_inputs; ++i) {
+                    if (inputs[i].type == TensorType::F32) continue;
+                    // Any weight type with this vec_dot type converts the same way; find one.
+                    TensorType weight_type = TensorType::F32;
+                    for (size_t j = 0; j < jobs.size(); ++j) {
+                        if (job_input[j] == i) weight_type = jobs[j].weight->type;
+                    }
+                    for (int64_t r = begin; r < end; ++r) {
+                        kc::matmul_convert_row(weight_type, x + r * n_in, n_in,
+                                               activations_.data() + inputs[i].offset + r * inputs[i].row_bytes);
+                    }
+                }
+            },
+            static_cast<int>(std::min<int64_t>(n_rows, pool_.size())));
+    }
+
+    int64_t total_out = 0;
+    for (const auto& job : jobs) total_out += job.weight->n_rows;
+    pool_.run([&](int ith, int nth) {
+        const auto [begin, end] = split_range(total_out, ith, nth);
+        int64_t first = 0;  // index of the first output row of job j in the concatenation
+        for (size_t j = 0; j < jobs.size(); ++j) {
+            const WeightView& w = *jobs[j].weight;
+            const int64_t lo = std::max(begin, first) - first;
+            const int64_t hi = std::min(end, first + w.n_rows) - first;
+            if (lo < hi) {
+                const Input& in = inputs[job_input[j]];
+                const uint8_t* act = in.type == TensorType::F32 ? reinterpret_cast<const uint8_t*>(x)
+                                                                : activations_.data() + in.offset;
+                kc::matmul_rows(matmul_weight(w), act, in.row_bytes, n_rows, row_batched.data(), jobs[j].y,
+                                w.n_rows, lo, hi);
+            }
+            first += w.n_rows;
+        }
+    });
+}
+
+void CpuBackend::add_bias(float* y, const WeightView& bias, int64_t n_rows, int64_t n) {
+    pool_.run(
+        [&](int ith, int nth) {
+            const auto [begin, end] = split_range(n_rows, ith, nth);
+            for (int64_t r = begin; r < end; ++r) kc::add(y + r * n, bias.f32(), y + r * n, n);
+        },
+        threads_for_elements(n_rows * n));
+}
+
+void CpuBackend::add(const float* a, const float* b, float* out, int64_t n) {
+    pool_.run(
+        [&](int ith, int nth) {
+            const auto [begin, end] = split_range(n, ith, nth);
+            kc::add(a + begin, b + begin, out + begin, end - begin);
+        },
+        threads_for_elements(n));
+}
+
+void CpuBackend::rope(float* q, int n_head, float* k, int n_head_kv, int head_dim, std::span<const int32_t> pos,
+                      const kc::RopeConfig& config) {
+    const int64_t n_rows = static_cast<int64_t>(pos.size());
+    pool_.run(
+        [&](int ith, int nth) {
+            std::array<float, kc::kMaxAttentionHeadDim> cos_sin;  // n_rot <= head_dim
+            const auto [begin, end] = split_range(n_rows, ith, nth);
+            for (int64_t r = begin; r < end; ++r) {
+                kc::rope_angles(config, pos[r], cos_sin.data());
+                kc::rope_apply(config, cos_sin.data(), q + r * n_head * head_dim, n_head, head_dim);
+                kc::rope_apply(config, cos_sin.data(), k + r * n_head_kv * head_dim, n_head_kv, head_dim);
+            }
+        },
+        threads_for_elements(n_rows * (n_head + n_head_kv) * head_dim));
+}
+
+void CpuBackend::store_kv(KvCache& cache, int layer, const KvRows& rows, const float* k, const float* v) {
+    const int64_t n_rows = static_cast<int64_t>(rows.pos.size());
+    const int64_t width = cache.n_embd_kv();
+    kc::fp16_t* k_base = cache.k_layer(layer);
+    kc::fp16_t* v_base = cache.v_layer(layer);
+    pool_.run(
+        [&](int ith, int nth) {
+            const auto [begin, end] = split_range(n_rows, ith, nth);
+            for (int64_t r = begin; r < end; ++r) {
+                const int64_t slot = cache.slot_offset(rows.seq[r], rows.pos[r]);
+                kc::store_f16_row(k + r * width, k_base + slot, width);
+                kc::store_f16_row(v + r * width, v_base + slot, width);
+            }
+        },
+        threads_for_elements(n_rows * width * 2));
+}
+
+void CpuBackend::attention(const KvCache& cache, int layer, const KvRows& rows, const float* q, int n_head,
+                           int n_head_kv, int head_dim, float scale, float* out) {
+    const int64_t n_rows = static_cast<int64_t>(rows.pos.size());
+    if (n_rows == 0) return;
+    const int32_t max_kv = *std::max_element(rows.pos.begin(), rows.pos.end()) + 1;
+    const size_t n_threads = static_cast<size_t>(pool_.size());
+    const size_t kv_per_thread = static_cast<size_t>(max_kv);
+    const size_t lanes_per_thread = static_cast<size_t>(kc::attention_lane_floats(head_dim));
+    const size_t sums_per_thread = static_cast<size_t>(head_dim);
+    if (attention_scores_.size() < kv_per_thread * n_threads) {
+        attention_scores_.resize(kv_per_thread * n_threads);
+        attention_weights_.resize(kv_per_thread * n_threads);
+    }
+    if (attention_lanes_.size() < lanes_per_thread * n_threads) attention_lanes_.resize(lanes_per_thread * n_threads);
+    if (attention_sums_.size() < sums_per_thread * n_threads) attention_sums_.resize(sums_per_thread * n_threads);
+
+    const int group = n_head / n_head_kv;
+    const int64_t n_items = n_rows * n_head;
+    std::atomic<int64_t> next{0};
+    // Items are (row, head) pairs taken dynamically: later rows of a prompt see more positions.
+    pool_.run(
+        [&](int ith, int) {
+            const size_t t = static_cast<size_t>(ith);
+            const kc::AttentionScratch scratch{attention_scores_.data() + t * kv_per_thread,
+                                               attention_weights_.data() + t * kv_per_thread,
+                                               attention_lanes_.data() + t * lanes_per_thread,
+                                               attention_sums_.data() + t * sums_per_thread};
+            for (int64_t item = next.fetch_add(1, std::memory_order_relaxed); item < n_items;
+                 item = next.fetch_add(1, std::memory_order_relaxed)) {
+                const int64_t r = item / n_head;
+                const int h = static_cast<int>(item % n_head);
+                const int32_t seq = rows.seq[r];
+                const std::vector<int32_t>& table = cache.block_table(seq);
+                const kc::PagedKv kv{cache.k_layer(layer), cache.v_layer(layer), table.data(), cache.block_size(),
+                                     cache.n_embd_kv()};
+                // llama.cpp's KV view: the sequence's length rounded up to 32, capped at the context.
+                const int32_t padded = std::min(cache.max_seq_len(), (rows.kv_view[r] + 31) / 32 * 32);
+                const kc::AttentionRow row{rows.pos[r] + 1, std::max(padded, rows.pos[r] + 1), rows.batched[r] != 0};
+                const int64_t offset = (r * n_head + h) * head_dim;
+                kc::attention_head(q + offset, head_dim, kv, h / group, row, scale, scratch, out + offset);
+            }
+        },
+        static_cast<int>(std::min<int64_t>(n_items, pool_.size())));
+}
+
+void CpuBackend::swiglu(const float* gate, const float* up, float* out, int64_t n_rows, int64_t n) {
+    pool_.run(
+        [&](int ith, int nth) {
+            const auto [begin, end] = split_range(n_rows, ith, nth);
+            for (int64_t r = begin; r < end; ++r) kc::swiglu_row(gate + r * n, up + r * n, out + r * n, n);
+        },
+        threads_for_elements(n_rows * n));
+}
+
+}  // namespace peregrine::backend
