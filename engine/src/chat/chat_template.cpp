@@ -49,7 +49,9 @@ ChatTemplate ChatTemplate::for_model(const gguf::GgufFile& file) {
     constexpr std::string_view kKey = "tokenizer.chat_template";
     const gguf::Value* value = file.find(kKey);
     if (value == nullptr) {
-        log_warn("chat template: {} has no {}; using the built-in ChatML template", file.path(), kKey);
+        // Base models have no template and most never chat, so this is only information here;
+        // LoadedModel::tokenize_chat warns when the fallback is actually used for a chat.
+        log_info("chat template: {} has no {}; using the built-in ChatML template", file.path(), kKey);
         return builtin(ChatTemplateFamily::ChatML);
     }
     if (value->type != gguf::ValueType::STRING) {

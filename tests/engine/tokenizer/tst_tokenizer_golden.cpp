@@ -204,8 +204,10 @@ private slots:
         qInfo("qwen3 vocab load %lld ms, tokenize %zu bytes -> %zu ids in %lld ms", load_ms, text.size(), ids.size(),
               tokenize_ms);
 #if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__)
-        QVERIFY2(load_ms < 500, "vocabulary load too slow");
-        QVERIFY2(tokenize_ms < 500, "tokenization too slow");
+        // Catches quadratic behaviour, not speed (a loaded 2-core CI machine must not fail this):
+        // the figures above are ~100 ms and ~15 ms on an idle machine.
+        QVERIFY2(load_ms < 5000, "vocabulary load pathologically slow");
+        QVERIFY2(tokenize_ms < 5000, "tokenization pathologically slow");
 #endif
     }
 };

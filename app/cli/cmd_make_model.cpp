@@ -1,0 +1,78 @@
+// `peregrine-cli make-model`: a GGUF with a real model's shapes and random weights, for benchmarks.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "commands.h"
+#include "peregrine/error.h"
+#include "peregrine/gguf.h"
+#include "peregrine/random_model.h"
+
+namespace peregrine::cli {
+namespace {
+
+struct MakeModelOptions {
+    std::string preset = "tinyllama-1.1b";
+    std::string tokenizer_path;
+    std::string out_path;
+    std::string type = "q4_0";
+    uint64_t seed = 42;
+    int n_layer = 0;
+    int n_embd = 0;
+    int n_head = 0;
+    int n_head_kv = 0;
+    int n_ff = 0;
+};
+
+TensorType parse_type(const std::string& name) {
+    for (uint32_t id = 0; id < 64; ++id) {
+        const auto traits = tensor_type_traits(id);
+        if (traits && traits->supported && traits->name == name && name != "q8_k" && name != "q8_1") {
+            return static_cast<TensorType>(id);
+        }
+    }
+    throw InvalidRequestError("unknown or unsupported tensor type '" + name +
+                              "' (use f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, q5_K, q6_K)");
+}
+
+int run(const MakeModelOptions& opt) {
+    RandomModelSpec spec = random_model_preset(opt.preset);
+    spec.weight_type = parse_type(opt.type);
+    spec.seed = opt.seed;
+    if (opt.n_layer > 0) spec.n_layer = opt.n_layer;
+    if (opt.n_embd > 0) spec.n_embd = opt.n_embd;
+    if (opt.n_head > 0) spec.n_head = opt.n_head;
+    if (opt.n_head_kv > 0) spec.n_head_kv = opt.n_head_kv;
+    if (opt.n_ff > 0) spec.n_ff = opt.n_ff;
+    const auto tokenizer = gguf::GgufFile::open(opt.tokenizer_path);
+    write_random_model(spec, *tokenizer, opt.out_path, [](size_t done, size_t total) {
+        std::fprintf(stderr, "\rwriting tensors: %zu/%zu", done, total);
+        if (done == total) std::fputc('\n', stderr);
+    });
+    std::printf("%s: %s shapes, %s weights, tokenizer from %s\n", opt.out_path.c_str(), opt.preset.c_str(),
+                opt.type.c_str(), opt.tokenizer_path.c_str());
+    return 0;
+}
+
+}  // namespace
+
+CommandRunner add_make_model_command(CLI::App& app) {
+    auto opt = std::make_shared<MakeModelOptions>();
+    auto* cmd = app.add_subcommand("make-model", "Write a GGUF with a real model's shapes and random weights");
+    std::string presets;
+    for (const auto& n : random_model_preset_names()) presets += (presets.empty() ? "" : ", ") + n;
+    cmd->add_option("--preset", opt->preset, "Shapes: " + presets)->capture_default_str();
+    cmd->add_option("--tokenizer", opt->tokenizer_path, "GGUF whose tokenizer to copy")->required();
+    cmd->add_option("-o,--output", opt->out_path, "Output GGUF file")->required();
+    cmd->add_option("--type", opt->type, "Weight type of the matrices")->capture_default_str();
+    cmd->add_option("--seed", opt->seed, "Seed of the random weights")->capture_default_str();
+    // Overrides for small test models with a preset's architecture and tokenizer.
+    cmd->add_option("--layers", opt->n_layer, "Override the number of layers");
+    cmd->add_option("--embd", opt->n_embd, "Override the embedding width");
+    cmd->add_option("--heads", opt->n_head, "Override the number of attention heads");
+    cmd->add_option("--kv-heads", opt->n_head_kv, "Override the number of KV heads");
+    cmd->add_option("--ff", opt->n_ff, "Override the feed-forward width");
+    return [opt] { return run(*opt); };
+}
+
+}  // namespace peregrine::cli
