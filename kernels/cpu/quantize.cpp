@@ -1,5 +1,6 @@
 // Row quantizers for the float types, the 8-bit activation types and the 32-value "legacy" weight
-// types, and the dispatch. K-quants are in quantize_kquants.cpp, IQ4_NL / IQ4_XS in quantize_iq4.cpp. The float arithmetic follows ggml's expression order
+// types, and the dispatch (Q8_0 and Q8_K activations also have SIMD versions: quantize_avx2.cpp,
+// quantize_avx512.cpp). K-quants are in quantize_kquants.cpp, IQ4_NL / IQ4_XS in quantize_iq4.cpp. The float arithmetic follows ggml's expression order
 // (e.g. Q4_1's (x - min) * id + 0.5 truncated) so files we write match llama-quantize's bytes.
 #include "kernels/cpu/quantize.h"
 
@@ -8,8 +9,10 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/quantize_common.h"
 #include "kernels/cpu/row_checks.h"
+#include "kernels/cpu/simd_kernels.h"
 
 namespace peregrine::kernels::cpu {
 namespace {
@@ -238,6 +241,18 @@ bool quantize_common(TensorType type, const float* src, void* dst, int64_t n, in
     }
 }
 
+// The active path's activation quantizers for the two types the matmuls quantize most (nullptr: scalar).
+// They give the scalar functions' bytes exactly (tst_simd_kernels), so the choice never changes results.
+struct ActivationQuantizers {
+    QuantizeRowFn q8_0 = nullptr;
+    QuantizeRowFn q8_k = nullptr;
+};
+constexpr ActivationQuantizers kActivationQuantizers[kCpuPathCount] = {
+    {},
+    {avx2::quantize_row_q8_0, avx2::quantize_row_q8_k},
+    {avx512::quantize_row_q8_0, avx512::quantize_row_q8_k},
+};
+
 [[noreturn]] void throw_no_quantizer(const char* caller, TensorType type) {
     throw std::invalid_argument(std::string(caller) + ": no quantizer for tensor type " + type_name_for_errors(type));
 }
@@ -248,8 +263,22 @@ bool can_quantize(TensorType type) { return block_shape(type).block_size != 0; }
 
 void quantize_row(TensorType type, const float* src, void* dst, int64_t n) {
     const int64_t nb = checked_block_count(type, n, "quantize_row");
+    const ActivationQuantizers& simd = kActivationQuantizers[static_cast<int>(cpu_path())];
     switch (type) {
-        case TensorType::Q8_0: quantize_q8_0_activations(src, static_cast<BlockQ8_0*>(dst), nb); return;
+        case TensorType::Q8_0:
+            if (simd.q8_0 != nullptr) {
+                simd.q8_0(src, dst, n);
+            } else {
+                quantize_q8_0_activations(src, static_cast<BlockQ8_0*>(dst), nb);
+            }
+            return;
+        case TensorType::Q8_K:
+            if (simd.q8_k != nullptr) {
+                simd.q8_k(src, dst, n);
+            } else {
+                quantize_q8_k(src, static_cast<BlockQ8_K*>(dst), nb);
+            }
+            return;
         case TensorType::Q8_1: quantize_q8_1_activations(src, static_cast<BlockQ8_1*>(dst), nb); return;
         default:
             if (quantize_common(type, src, dst, n, nb)) return;

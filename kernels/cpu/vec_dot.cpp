@@ -1,15 +1,20 @@
-// Dot products for the float types and the 32-value block types; K-quants are in vec_dot_kquants.cpp.
+// Dot products for the float types and the 32-value block types (K-quants are in vec_dot_kquants.cpp),
+// and the dispatch to the active CPU path's kernels (SIMD ones in *_avx2.cpp / *_avx512.cpp).
 //
 // Float rows are summed in kLanes independent partial sums (like a SIMD register of accumulators), which
 // lets g++ -O3 vectorize the loop without -ffast-math and keeps rounding error growing with n/kLanes.
 // Quantized rows: int32 sum per 32-value block, then one float multiply-add per block.
 #include "kernels/cpu/vec_dot.h"
 
+#include <array>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 #include <type_traits>
 
+#include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/row_checks.h"
+#include "kernels/cpu/simd_kernels.h"
 #include "kernels/cpu/vec_dot_kernels.h"
 
 namespace peregrine::kernels::cpu {
@@ -133,8 +138,10 @@ bool has_vec_dot(TensorType weight) {
     return block_shape(weight).block_size != 0 && weight != TensorType::Q8_1 && weight != TensorType::Q8_K;
 }
 
-float vec_dot(TensorType weight, int64_t n, const void* w, const void* x) {
-    const int64_t nb = checked_block_count(weight, n, "vec_dot");
+namespace {
+
+// The scalar kernels behind one switch; n already checked.
+float scalar_dot(TensorType weight, int64_t n, int64_t nb, const void* w, const void* x) {
     switch (weight) {
         case TensorType::F32:
             return dot_f32(n, static_cast<const float*>(w), static_cast<const float*>(x));
@@ -175,7 +182,142 @@ float vec_dot(TensorType weight, int64_t n, const void* w, const void* x) {
         case TensorType::Q8_1: case TensorType::Q8_K:
             break;
     }
-    throw std::invalid_argument("vec_dot: no dot product for weights of tensor type " + type_name_for_errors(weight));
+    return 0.f;  // unreachable: the tables only hold types with a kernel
+}
+
+// --- dispatch ---------------------------------------------------------------------------------------
+
+template <TensorType Weight>
+float scalar_kernel(int64_t n, const void* w, const void* x) {
+    return scalar_dot(Weight, n, n / block_shape(Weight).block_size, w, x);
+}
+
+// The tile form for kernels that only have a single-row version.
+template <VecDotFn Dot>
+void tile_by_rows(int64_t n, const void* w, size_t w_row_stride, int64_t n_rows, const void* x, size_t x_row_stride,
+                  int64_t n_x, float* out, size_t out_stride) {
+    for (int64_t j = 0; j < n_x; ++j) {
+        const auto* xj = static_cast<const uint8_t*>(x) + static_cast<size_t>(j) * x_row_stride;
+        for (int64_t i = 0; i < n_rows; ++i) {
+            out[static_cast<size_t>(j) * out_stride + static_cast<size_t>(i)] =
+                Dot(n, static_cast<const uint8_t*>(w) + static_cast<size_t>(i) * w_row_stride, xj);
+        }
+    }
+}
+
+struct Kernels {
+    VecDotFn dot = nullptr;
+    VecDotTileFn tile = nullptr;
+};
+
+template <VecDotFn Dot>
+constexpr Kernels single_row_only() {
+    return {Dot, tile_by_rows<Dot>};
+}
+
+constexpr Kernels scalar_kernels(TensorType t) {
+    switch (t) {
+        case TensorType::F32: return single_row_only<scalar_kernel<TensorType::F32>>();
+        case TensorType::F16: return single_row_only<scalar_kernel<TensorType::F16>>();
+        case TensorType::BF16: return single_row_only<scalar_kernel<TensorType::BF16>>();
+        case TensorType::Q4_0: return single_row_only<scalar_kernel<TensorType::Q4_0>>();
+        case TensorType::Q4_1: return single_row_only<scalar_kernel<TensorType::Q4_1>>();
+        case TensorType::Q5_0: return single_row_only<scalar_kernel<TensorType::Q5_0>>();
+        case TensorType::Q5_1: return single_row_only<scalar_kernel<TensorType::Q5_1>>();
+        case TensorType::Q8_0: return single_row_only<scalar_kernel<TensorType::Q8_0>>();
+        case TensorType::Q2_K: return single_row_only<scalar_kernel<TensorType::Q2_K>>();
+        case TensorType::Q3_K: return single_row_only<scalar_kernel<TensorType::Q3_K>>();
+        case TensorType::Q4_K: return single_row_only<scalar_kernel<TensorType::Q4_K>>();
+        case TensorType::Q5_K: return single_row_only<scalar_kernel<TensorType::Q5_K>>();
+        case TensorType::Q6_K: return single_row_only<scalar_kernel<TensorType::Q6_K>>();
+        case TensorType::IQ4_NL: return single_row_only<scalar_kernel<TensorType::IQ4_NL>>();
+        case TensorType::IQ4_XS: return single_row_only<scalar_kernel<TensorType::IQ4_XS>>();
+        case TensorType::Q8_1: case TensorType::Q8_K: break;
+    }
+    return {};
+}
+
+constexpr Kernels avx2_kernels(TensorType t) {
+    switch (t) {
+        case TensorType::F32: return single_row_only<avx2::vec_dot_f32>();
+        case TensorType::F16: return single_row_only<avx2::vec_dot_f16>();
+        case TensorType::BF16: return single_row_only<avx2::vec_dot_bf16>();
+        case TensorType::Q4_0: return {avx2::vec_dot_q4_0, avx2::vec_dot_tile_q4_0};
+        case TensorType::Q5_0: return {avx2::vec_dot_q5_0, avx2::vec_dot_tile_q5_0};
+        case TensorType::Q8_0: return {avx2::vec_dot_q8_0, avx2::vec_dot_tile_q8_0};
+        case TensorType::Q4_K: return single_row_only<avx2::vec_dot_q4_k>();
+        case TensorType::Q5_K: return single_row_only<avx2::vec_dot_q5_k>();
+        case TensorType::Q6_K: return single_row_only<avx2::vec_dot_q6_k>();
+        default: return scalar_kernels(t);
+    }
+}
+
+constexpr Kernels avx512_kernels(TensorType t) {
+    switch (t) {
+        case TensorType::F32: return single_row_only<avx512::vec_dot_f32>();
+        case TensorType::F16: return single_row_only<avx512::vec_dot_f16>();
+        case TensorType::BF16: return single_row_only<avx512::vec_dot_bf16>();
+        case TensorType::Q4_0: return {avx512::vec_dot_q4_0, avx512::vec_dot_tile_q4_0};
+        case TensorType::Q5_0: return {avx512::vec_dot_q5_0, avx512::vec_dot_tile_q5_0};
+        case TensorType::Q8_0: return {avx512::vec_dot_q8_0, avx512::vec_dot_tile_q8_0};
+        case TensorType::Q4_K: return {avx512::vec_dot_q4_k, avx512::vec_dot_tile_q4_k};
+        case TensorType::Q5_K: return {avx512::vec_dot_q5_k, avx512::vec_dot_tile_q5_k};
+        case TensorType::Q6_K: return {avx512::vec_dot_q6_k, avx512::vec_dot_tile_q6_k};
+        default: return scalar_kernels(t);
+    }
+}
+
+// Indexed by the type's GGUF id (all below 32). Built at compile time: choosing a path runs no code.
+constexpr int kTypeIds = 32;
+using KernelTable = std::array<Kernels, kTypeIds>;
+
+constexpr KernelTable make_table(Kernels (*kernels_of)(TensorType)) {
+    KernelTable table{};
+    for (int id = 0; id < kTypeIds; ++id) {
+        const auto t = static_cast<TensorType>(id);
+        if (block_shape(t).block_size != 0) table[static_cast<size_t>(id)] = kernels_of(t);
+    }
+    return table;
+}
+
+constexpr KernelTable kTables[kCpuPathCount] = {make_table(scalar_kernels), make_table(avx2_kernels),
+                                                make_table(avx512_kernels)};
+
+// The active path's kernels for `weight`, after checking n (which also rejects unknown ids).
+const Kernels& kernels_for(TensorType weight, int64_t n, const char* caller) {
+    checked_block_count(weight, n, caller);
+    const Kernels& k = kTables[static_cast<int>(cpu_path())][static_cast<size_t>(weight)];
+    if (k.dot == nullptr) {
+        throw std::invalid_argument(std::string(caller) + ": no dot product for weights of tensor type " +
+                                    type_name_for_errors(weight));
+    }
+    return k;
+}
+
+}  // namespace
+
+float vec_dot(TensorType weight, int64_t n, const void* w, const void* x) {
+    return kernels_for(weight, n, "vec_dot").dot(n, w, x);
+}
+
+VecDotFn vec_dot_kernel(TensorType weight) {
+    return kernels_for(weight, 0, "vec_dot_kernel").dot;
+}
+
+void vec_dot_rows(TensorType weight, int64_t n, const void* w, size_t w_row_stride, int64_t n_rows, const void* x,
+                  float* out) {
+    const Kernels& k = kernels_for(weight, n, "vec_dot_rows");
+    if (n_rows < 0) throw std::invalid_argument("vec_dot_rows: negative row count " + std::to_string(n_rows));
+    k.tile(n, w, w_row_stride, n_rows, x, 0, 1, out, 0);
+}
+
+void vec_dot_tile(TensorType weight, int64_t n, const void* w, size_t w_row_stride, int64_t n_rows, const void* x,
+                  size_t x_row_stride, int64_t n_x, float* out, size_t out_stride) {
+    const Kernels& k = kernels_for(weight, n, "vec_dot_tile");
+    if (n_rows < 0 || n_x < 0) {
+        throw std::invalid_argument("vec_dot_tile: negative shape " + std::to_string(n_rows) + " x " + std::to_string(n_x));
+    }
+    k.tile(n, w, w_row_stride, n_rows, x, x_row_stride, n_x, out, out_stride);
 }
 
 }  // namespace peregrine::kernels::cpu

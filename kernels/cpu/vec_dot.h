@@ -8,6 +8,7 @@
 // lanes with FMA, so results agree with llama.cpp to rounding, not bit for bit.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "peregrine/tensor_type.h"
@@ -27,5 +28,33 @@ float vec_dot(TensorType weight, int64_t n, const void* w, const void* x);
 // True for the weight types vec_dot accepts (everything except Q8_1 and Q8_K, which ggml only uses for
 // activations).
 bool has_vec_dot(TensorType weight);
+
+// --- SIMD dispatch (cpu_features.h chooses the path: scalar, avx2 or avx512) ---------------------------
+// vec_dot and the functions below run the kernels of the active path. SIMD kernels exist for F32, F16,
+// BF16, Q4_0, Q5_0, Q8_0, Q4_K, Q5_K and Q6_K; other types run the scalar kernels on every path. Results
+// agree with the scalar path to float rounding (bit for bit for the K-quants), and for one path the
+// single, rows and tile entry points give bit-identical results for the same pair of rows.
+
+// A dot product with arguments already checked (n a whole number of blocks).
+using VecDotFn = float (*)(int64_t n, const void* w, const void* x);
+
+// out[j * out_stride + i] = dot(weight row i, activation row j) for i < n_rows, j < n_x, with weight rows
+// w_row_stride bytes apart and activation rows x_row_stride bytes apart. Arguments already checked.
+using VecDotTileFn = void (*)(int64_t n, const void* w, size_t w_row_stride, int64_t n_rows, const void* x,
+                              size_t x_row_stride, int64_t n_x, float* out, size_t out_stride);
+
+// The active path's kernel for `weight`, for callers that resolve it once per matmul and call it per row.
+// Throws std::invalid_argument like vec_dot_type. The returned function does not check n.
+VecDotFn vec_dot_kernel(TensorType weight);
+
+// out[i] = vec_dot(weight, n, w + i * w_row_stride, x) for i < n_rows: consecutive weight rows against
+// one activation row, reading each activation block once for several rows. Throws like vec_dot.
+void vec_dot_rows(TensorType weight, int64_t n, const void* w, size_t w_row_stride, int64_t n_rows, const void* x,
+                  float* out);
+
+// The tile form (see VecDotTileFn): several activation rows (a batch, or prefill) against several weight
+// rows, loading each weight block once for two activation rows. Throws like vec_dot.
+void vec_dot_tile(TensorType weight, int64_t n, const void* w, size_t w_row_stride, int64_t n_rows, const void* x,
+                  size_t x_row_stride, int64_t n_x, float* out, size_t out_stride);
 
 }  // namespace peregrine::kernels::cpu
