@@ -1,0 +1,86 @@
+// `peregrine`: the desktop app. Sets up logging and the chat history, then shows the main window.
+//   peregrine [--model FILE.gguf] [--verbose]
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QMessageBox>
+#include <QSettings>
+#include <QTemporaryDir>
+
+#include <memory>
+
+#include "app_info.h"
+#include "screenshot_run.h"
+#include "logging/app_log.h"
+#include "logging/ui_log.h"
+#include "settings/engine_settings.h"
+#include "store/chat_store.h"
+#include "window/main_window.h"
+#include "window/notice_bar.h"
+
+using namespace peregrine::ui;
+
+namespace {
+
+// The history file, or an in-memory one (with the reason) when the file cannot be used at all.
+std::unique_ptr<ChatStore> openChatStore(QString& problem) {
+    try {
+        return ChatStore::open(ChatStore::defaultPath());
+    } catch (const std::exception& error) {
+        problem = QObject::tr("The chat history cannot be used (%1). Conversations in this session will not be saved.")
+                      .arg(QString::fromUtf8(error.what()));
+        uiLogger("store")->error("{}", problem.toStdString());
+        return ChatStore::openInMemory();
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    QApplication app(argc, argv);
+    // No organization name: data then lives in ~/.local/share/peregrine (models/, chats.sqlite), the
+    // folder the README and scripts/run.sh point users to.
+    QApplication::setApplicationName(QStringLiteral("peregrine"));
+    QApplication::setApplicationDisplayName(QStringLiteral("Peregrine"));
+    QApplication::setApplicationVersion(peregrineVersion());
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral("Peregrine: chat with local LLMs"));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    const QCommandLineOption modelOption({"m", "model"}, QStringLiteral("GGUF model to load at start."), "file");
+    const QCommandLineOption verboseOption({"v", "verbose"}, QStringLiteral("Debug-level logging."));
+    const QCommandLineOption screenshotOption(
+        "screenshot", QStringLiteral("Load --model, send --prompt, save the window to this PNG and quit."), "png");
+    const QCommandLineOption promptOption("prompt", QStringLiteral("Prompt for --screenshot."), "text",
+                                          QStringLiteral("Once upon a time"));
+    parser.addOptions({modelOption, verboseOption, screenshotOption, promptOption});
+    parser.process(app);
+
+    AppLog::install(parser.isSet(verboseOption));
+    const bool screenshot = parser.isSet(screenshotOption);
+    QString storeProblem;
+    // A screenshot run leaves the user's history and settings alone: in-memory chats, throwaway settings.
+    QTemporaryDir scratch;
+    std::unique_ptr<ChatStore> store = screenshot ? ChatStore::openInMemory() : openChatStore(storeProblem);
+    auto settings = screenshot ? std::make_unique<QSettings>(scratch.filePath("settings.ini"), QSettings::IniFormat)
+                               : std::make_unique<QSettings>(QStringLiteral("peregrine"), QStringLiteral("peregrine"));
+    if (screenshot) {
+        EngineSettings repeatable;  // the same picture on every run
+        repeatable.sampling.seed = 42;
+        repeatable.maxTokens = 200;
+        writeEngineSettings(*settings, repeatable);
+    }
+    MainWindow window(std::move(store), std::move(settings));
+    if (!storeProblem.isEmpty()) window.noticeBar()->showNotice(NoticeBar::Kind::Error, storeProblem);
+    window.show();
+    if (screenshot) {
+        if (!parser.isSet(modelOption)) parser.showHelp(2);
+        peregrine::app::startScreenshotRun(
+            window, {parser.value(modelOption), parser.value(promptOption), parser.value(screenshotOption)});
+    } else if (parser.isSet(modelOption)) {
+        window.loadModel(parser.value(modelOption));
+    } else {
+        window.loadLastModel();
+    }
+    return app.exec();
+}
