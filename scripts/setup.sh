@@ -6,6 +6,7 @@ packages=(
   qt6-base-dev libgl-dev          # Qt 6 Core/Widgets/Test; CMake's Qt6Gui needs the OpenGL headers
   libspdlog-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev libpcre2-dev
   libcpp-httplib-dev libcurl4-openssl-dev curl   # server (cpp-httplib), model downloads (libcurl), tests' HTTP client
+  lintian desktop-file-utils appstream dpkg-dev file   # checks of the .deb in the packaging tests
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -6,7 +6,13 @@
 namespace peregrine::ui {
 
 // Keep in step with project(Peregrine VERSION ...) in the top-level CMakeLists.txt.
-QString peregrineVersion() { return QStringLiteral("0.1.0"); }
+QString peregrineVersion() {
+#ifdef PEREGRINE_VERSION
+    return QStringLiteral(PEREGRINE_VERSION);
+#else
+    return QStringLiteral("0.1.0");
+#endif
+}
 
 QString availableBackends() {
 #ifdef PEREGRINE_HAVE_CUDA

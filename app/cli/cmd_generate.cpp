@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <optional>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -11,7 +12,9 @@
 #include "peregrine/context.h"
 #include "peregrine/error.h"
 #include "peregrine/generation.h"
+#include "peregrine/grammar.h"
 #include "peregrine/loaded_model.h"
+#include "peregrine/speculative.h"
 
 namespace peregrine::cli {
 namespace {
@@ -31,7 +34,61 @@ struct GenerateOptions {
     bool echo = false;
     std::vector<std::string> stop;
     SamplingParams sampling;
+    std::string spec = "none";    // none | lookup | lookahead | draft:PATH
+    std::string draft_k = "4";    // K or auto
+    float draft_threshold = 0;    // threshold drafting (draft model): stop below this probability
+    bool draft_threshold_adapt = false;
+    int draft_threads = 1;
+    std::string grammar_file;
+    std::string json_schema_file;
+    bool no_force_tokens = false;
 };
+
+std::string read_text_file(const std::string& path, const char* what) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw InvalidRequestError(std::string("cannot read ") + what + " file " + path);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// --spec / --draft-k / --grammar / --json-schema: the speculative and guided loop's options. Returns
+// false when none is asked for (plain generate() then runs).
+bool speculative_options(const GenerateOptions& opt, const LoadedModel& target, SpeculativeOptions& out,
+                         std::unique_ptr<DraftSource>& source) {
+    if (opt.draft_k == "auto") {
+        out.adaptive_k = true;
+        out.draft_k = 8;
+    } else {
+        try {
+            out.draft_k = std::stoi(opt.draft_k);
+        } catch (const std::exception&) {
+            throw InvalidRequestError("--draft-k must be a number or 'auto', not '" + opt.draft_k + "'");
+        }
+    }
+    if (opt.spec == "lookup") {
+        source = make_prompt_lookup_source();
+    } else if (opt.spec == "lookahead") {
+        source = make_lookahead_source();
+    } else if (opt.spec.rfind("draft:", 0) == 0) {
+        const LoadedModel draft = LoadedModel::load(opt.spec.substr(6));
+        check_draft_vocabulary(*target.vocab, *draft.vocab);
+        DraftModelParams dp;
+        dp.n_threads = opt.draft_threads;
+        dp.min_probability = opt.draft_threshold;
+        dp.adaptive_threshold = opt.draft_threshold_adapt;
+        source = make_draft_model_source(draft.model, dp);
+    } else if (opt.spec != "none") {
+        throw InvalidRequestError("--spec must be none, lookup, lookahead or draft:PATH, not '" + opt.spec + "'");
+    }
+    out.draft = source.get();
+    if (!opt.grammar_file.empty()) out.grammar = Grammar::parse(read_text_file(opt.grammar_file, "grammar"));
+    if (!opt.json_schema_file.empty()) {
+        out.grammar = Grammar::from_json_schema(read_text_file(opt.json_schema_file, "JSON schema"));
+    }
+    out.force_grammar_tokens = !opt.no_force_tokens;
+    return source || out.grammar;
+}
 
 nlohmann::json stats_json(const GenerationStats& s, const GenerationResult& r) {
     return {{"prompt_tokens", s.n_prompt_tokens},
@@ -90,7 +147,17 @@ int run(const GenerateOptions& opt) {
             return true;
         };
     }
-    const GenerationResult result = generate(context, *loaded.vocab, prompt_ids, gparams, stream);
+    SpeculativeOptions spec;
+    std::unique_ptr<DraftSource> source;
+    std::optional<SpeculativeStats> spec_stats;
+    GenerationResult result;
+    if (speculative_options(opt, loaded, spec, source)) {
+        SpeculativeResult r = generate_speculative(context, *loaded.vocab, prompt_ids, gparams, spec, stream);
+        result = std::move(r.generation);
+        spec_stats = r.speculative;
+    } else {
+        result = generate(context, *loaded.vocab, prompt_ids, gparams, stream);
+    }
 
     if (opt.json) {
         nlohmann::json out = {{"prompt_tokens", result.prompt_tokens},
@@ -98,6 +165,20 @@ int run(const GenerateOptions& opt) {
                               {"text", result.text},
                               {"stats", stats_json(result.stats, result)}};
         out["stats"]["seed"] = result.seed;
+        if (spec_stats) {
+            const SpeculativeStats& x = *spec_stats;
+            out["stats"]["speculative"] = {{"source", opt.spec},
+                                           {"drafted", x.n_drafted},
+                                           {"accepted", x.n_accepted},
+                                           {"acceptance_rate", x.acceptance_rate()},
+                                           {"verify_passes", x.n_verify_passes},
+                                           {"tokens_per_verify_pass", x.tokens_per_verify_pass()},
+                                           {"forced_tokens", x.n_forced},
+                                           {"forward_passes", x.n_forward_passes},
+                                           {"forward_passes_per_token", x.forward_passes_per_token()},
+                                           {"draft_ms", x.draft_ms},
+                                           {"verify_ms", x.verify_ms}};
+        }
         // Invalid UTF-8 (a model can emit a lone byte token) is replaced rather than aborting the dump.
         std::puts(out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     } else {
@@ -110,6 +191,15 @@ int run(const GenerateOptions& opt) {
                      s.n_prompt_tokens, s.prefill_tokens_per_second(), s.n_generated,
                      s.decode_tokens_per_second(), s.time_to_first_token_ms,
                      std::string(stop_reason_name(result.stop_reason)).c_str());
+        if (spec_stats) {
+            const SpeculativeStats& x = *spec_stats;
+            std::fprintf(stderr,
+                         "[spec %s: drafted %lld, accepted %lld (%.0f%%), %.2f tokens per verify pass | forced %lld | "
+                         "%lld forward passes, %.2f per token]\n",
+                         opt.spec.c_str(), static_cast<long long>(x.n_drafted), static_cast<long long>(x.n_accepted),
+                         100.0 * x.acceptance_rate(), x.tokens_per_verify_pass(), static_cast<long long>(x.n_forced),
+                         static_cast<long long>(x.n_forward_passes), x.forward_passes_per_token());
+        }
     }
     return 0;
 }
@@ -146,6 +236,20 @@ CommandRunner add_generate_command(CLI::App& app) {
     cmd->add_flag("--echo", opt->echo, "Print the prompt before the generated text");
     cmd->add_flag("--no-kv-cache", opt->no_kv_cache,
                   "Recompute the whole sequence for every token (the slow baseline)");
+    cmd->add_option("--spec", opt->spec, "Speculative decoding: none, lookup (prompt lookup), lookahead (Jacobi guesses) or draft:PATH (draft model)")
+        ->capture_default_str();
+    cmd->add_option("--draft-k", opt->draft_k, "Guesses verified per pass: a number, or auto (adaptive, up to 8)")
+        ->capture_default_str();
+    cmd->add_option("--draft-threshold", opt->draft_threshold,
+                    "Draft model: stop drafting when its probability of a guess is below this (0: off)")
+        ->capture_default_str();
+    cmd->add_flag("--draft-threshold-adapt", opt->draft_threshold_adapt,
+                  "Move the draft threshold with the recent acceptance rate");
+    cmd->add_option("--draft-threads", opt->draft_threads, "CPU threads of the draft model")->capture_default_str();
+    auto* g = cmd->add_option("--grammar", opt->grammar_file, "Constrain the output to a GBNF grammar file");
+    cmd->add_option("--json-schema", opt->json_schema_file, "Constrain the output to a JSON schema file")->excludes(g);
+    cmd->add_flag("--no-force-tokens", opt->no_force_tokens,
+                  "With a grammar: sample even the tokens the grammar determines (one pass each)");
     return [opt] { return run(*opt); };
 }
 

@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "peregrine/error.h"
 #include "peregrine/gguf.h"
+#include "peregrine/quantize_model.h"
 #include "peregrine/random_model.h"
 
 namespace peregrine::cli {
@@ -24,20 +25,14 @@ struct MakeModelOptions {
     int n_ff = 0;
 };
 
-TensorType parse_type(const std::string& name) {
-    for (uint32_t id = 0; id < 64; ++id) {
-        const auto traits = tensor_type_traits(id);
-        if (traits && traits->supported && traits->name == name && name != "q8_k" && name != "q8_1") {
-            return static_cast<TensorType>(id);
-        }
-    }
-    throw InvalidRequestError("unknown or unsupported tensor type '" + name +
-                              "' (use f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, q5_K, q6_K)");
+QuantScheme parse_scheme(const std::string& name) {
+    if (const auto scheme = parse_quant_scheme(name)) return *scheme;
+    throw InvalidRequestError("unknown weight type '" + name + "' (use " + quant_scheme_list() + ")");
 }
 
 int run(const MakeModelOptions& opt) {
     RandomModelSpec spec = random_model_preset(opt.preset);
-    spec.weight_type = parse_type(opt.type);
+    spec.scheme = parse_scheme(opt.type);
     spec.seed = opt.seed;
     if (opt.n_layer > 0) spec.n_layer = opt.n_layer;
     if (opt.n_embd > 0) spec.n_embd = opt.n_embd;
@@ -64,7 +59,9 @@ CommandRunner add_make_model_command(CLI::App& app) {
     cmd->add_option("--preset", opt->preset, "Shapes: " + presets)->capture_default_str();
     cmd->add_option("--tokenizer", opt->tokenizer_path, "GGUF whose tokenizer to copy")->required();
     cmd->add_option("-o,--output", opt->out_path, "Output GGUF file")->required();
-    cmd->add_option("--type", opt->type, "Weight type of the matrices")->capture_default_str();
+    cmd->add_option("--type", opt->type,
+                    "Weight type of the matrices (" + quant_scheme_list() + "; the _M types mix like llama-quantize)")
+        ->capture_default_str();
     cmd->add_option("--seed", opt->seed, "Seed of the random weights")->capture_default_str();
     // Overrides for small test models with a preset's architecture and tokenizer.
     cmd->add_option("--layers", opt->n_layer, "Override the number of layers");

@@ -17,6 +17,9 @@ CommandRunner add_tokenize_command(CLI::App& app);
 CommandRunner add_inspect_command(CLI::App& app);
 CommandRunner add_bench_command(CLI::App& app);
 CommandRunner add_make_model_command(CLI::App& app);
+CommandRunner add_quantize_command(CLI::App& app);
+CommandRunner add_serve_command(CLI::App& app);
+CommandRunner add_pull_command(CLI::App& app);
 
 // Routes engine log messages to spdlog; verbose shows debug messages.
 void setup_logging(bool verbose);

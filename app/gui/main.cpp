@@ -54,7 +54,12 @@ int main(int argc, char** argv) {
     const QCommandLineOption promptOption("prompt", QStringLiteral("Prompt for --screenshot."), "text",
                                           QStringLiteral("Once upon a time"));
     parser.addOptions({modelOption, verboseOption, screenshotOption, promptOption});
+    // The desktop entry passes opened files (Exec=peregrine %F): a .gguf given that way is loaded too.
+    parser.addPositionalArgument("model", QStringLiteral("GGUF model to load at start (same as --model)."), "[file]");
     parser.process(app);
+    const QStringList positional = parser.positionalArguments();
+    const QString modelPath = parser.isSet(modelOption) ? parser.value(modelOption)
+                                                        : (positional.isEmpty() ? QString() : positional.first());
 
     AppLog::install(parser.isSet(verboseOption));
     const bool screenshot = parser.isSet(screenshotOption);
@@ -74,11 +79,11 @@ int main(int argc, char** argv) {
     if (!storeProblem.isEmpty()) window.noticeBar()->showNotice(NoticeBar::Kind::Error, storeProblem);
     window.show();
     if (screenshot) {
-        if (!parser.isSet(modelOption)) parser.showHelp(2);
+        if (modelPath.isEmpty()) parser.showHelp(2);
         peregrine::app::startScreenshotRun(
-            window, {parser.value(modelOption), parser.value(promptOption), parser.value(screenshotOption)});
-    } else if (parser.isSet(modelOption)) {
-        window.loadModel(parser.value(modelOption));
+            window, {modelPath, parser.value(promptOption), parser.value(screenshotOption)});
+    } else if (!modelPath.isEmpty()) {
+        window.loadModel(modelPath);
     } else {
         window.loadLastModel();
     }

@@ -92,6 +92,7 @@ struct Context::Impl {
     std::vector<BatchRow> recompute; // no-cache mode: the whole sequence as rows
     std::vector<RowShape> recompute_shapes;  // no-cache mode: their shapes
     std::vector<size_t> out_slot;    // no-cache mode: [batch rows] index of each wanted row's logits
+    std::vector<int32_t> seq_tokens; // one sequence's new tokens, to record them in the cache
     std::map<int32_t, std::vector<HistoryEntry>> histories;  // no-cache mode: every sequence's positions
 
     Impl(std::shared_ptr<const Model> m, const ContextParams& p)
@@ -99,7 +100,7 @@ struct Context::Impl {
           params(p),
           backend(p.n_threads),
           cache(model->info().n_layer, model->info().n_embd_kv(), p.kv_block_size,
-                pool_blocks(p), p.n_ctx) {}
+                pool_blocks(p), p.n_ctx, p.use_kv_cache && p.prefix_cache) {}
 
     int32_t length(int32_t seq) const {
         if (params.use_kv_cache) return cache.length(seq);
@@ -180,6 +181,14 @@ void Context::Impl::decode_cached(const Batch& batch) {
     } catch (...) {
         for (const SeqPlan& p : plans) cache.truncate(p.seq, p.old_len);
         throw;
+    }
+    // Their K/V is written now, so full blocks can be published for prefix reuse.
+    for (const SeqPlan& p : plans) {
+        seq_tokens.clear();
+        for (const BatchRow& row : batch.rows) {
+            if (row.seq_id == p.seq) seq_tokens.push_back(row.token);
+        }
+        cache.record_tokens(p.seq, p.old_len, seq_tokens);
     }
 }
 
@@ -300,6 +309,25 @@ void Context::fork_sequence(int32_t src, int32_t dst) {
 }
 
 int32_t Context::sequence_length(int32_t seq_id) const { return impl_->length(seq_id); }
+
+int32_t Context::reuse_prefix(int32_t seq_id, std::span<const int32_t> tokens) {
+    Impl& d = *impl_;
+    if (seq_id < 0) throw InvalidRequestError(fmt::format("reuse_prefix: sequence id {} must be >= 0", seq_id));
+    if (d.length(seq_id) != 0) throw InvalidRequestError(fmt::format("reuse_prefix: sequence {} already exists", seq_id));
+    if (!d.params.use_kv_cache) return 0;
+    if (d.n_live() + 1 > d.params.n_seq_max) {
+        throw InvalidRequestError(fmt::format("reuse_prefix: {} of n_seq_max {} sequences are live", d.n_live(),
+                                              d.params.n_seq_max));
+    }
+    return d.cache.reuse_prefix(seq_id, tokens);
+}
+
+int32_t Context::kv_blocks_needed(int32_t seq_id, int32_t new_len) const {
+    // Without a KV cache nothing is kept between decodes, so nothing has to be reserved.
+    return impl_->params.use_kv_cache ? impl_->cache.blocks_needed(seq_id, new_len) : 0;
+}
+
+int32_t Context::kv_free_blocks() const { return impl_->cache.free_blocks(); }
 
 KvCacheStats Context::kv_stats() const { return impl_->cache.stats(); }
 

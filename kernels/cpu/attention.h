@@ -1,11 +1,11 @@
-// Causal self-attention of one query head over a paged F16 KV cache, with llama.cpp's non-flash CPU
-// arithmetic (K and V in f16, the softmax in f32):
-//   scores[j] = dot(f16(q), k_j), times `scale` in float;
-//   softmax with max subtraction, ggml's exponential, the sum accumulated in double, weights times 1/sum;
-//   out = sum_j f16(weight_j) * v_j.
-// The dot products and the softmax follow ggml's operation order (see ggml_arithmetic.h), which depends
-// on whether the pass holds one row or several (`batched`) and on llama.cpp's padded KV length: its
-// KV view spans the first multiple of 32 positions covering the sequence (capped at the cache size).
+// Causal self-attention over a paged F16 KV cache, with llama.cpp's non-flash CPU arithmetic:
+//   scores[j] = dot(f16(q), k_j) * scale in f32 (K and V are stored as f16);
+//   softmax in f32 with max subtraction; the weights rounded to f16 (ggml converts them for the f16 mul_mat);
+//   out = sum_j weight_j * v_j, accumulated in f32.
+// The sums run in SIMD lane order (attention_simd.h), so results agree with llama.cpp to float rounding.
+//
+// One call handles all query heads that share a KV head (grouped-query attention), so each K and V row is
+// read and converted once for the whole group.
 //
 // K and V rows live in fixed-size blocks; a sequence's block table maps position j to
 // (block_table[j / block_size], j % block_size).
@@ -25,27 +25,28 @@ struct PagedKv {
     int64_t row_stride = 0;               // halves per slot (n_head_kv * head_dim)
 };
 
-// Largest head_dim attention_head accepts.
+// Largest head_dim attention accepts.
 inline constexpr int kMaxAttentionHeadDim = 512;
 
-// Caller-owned scratch for one thread.
-struct AttentionScratch {
-    float* scores = nullptr;    // [n_kv]
-    fp16_t* weights = nullptr;  // [n_kv]
-    float* lanes = nullptr;     // [attention_lane_floats(head_dim)]
-    double* sums = nullptr;     // [head_dim]
-};
-inline constexpr int64_t attention_lane_floats(int head_dim) { return int64_t{64} * head_dim; }
-
-struct AttentionRow {
-    int32_t n_kv;         // positions attended: 0 .. n_kv-1 (the row's own position is n_kv-1)
-    int32_t n_kv_padded;  // llama.cpp's KV view length for this sequence (>= n_kv)
-    bool batched;         // the forward pass has more than one row
+struct AttentionArgs {
+    const float* q = nullptr;   // [n_q][head_dim] query heads that read KV head kv_head
+    int n_q = 1;
+    int head_dim = 0;
+    PagedKv kv;
+    int kv_head = 0;
+    int32_t n_kv = 0;           // positions attended: 0 .. n_kv-1 (the row's own position is n_kv-1)
+    float scale = 1.0f;
+    float* scratch = nullptr;   // attention_scratch_floats(n_q, head_dim, n_kv) floats
+    float* out = nullptr;       // [n_q][head_dim]
 };
 
-// One query head `q` [head_dim] against kv head `kv_head` of a sequence; `out` [head_dim].
-void attention_head(const float* q, int head_dim, const PagedKv& kv, int kv_head, const AttentionRow& row,
-                    float scale, const AttentionScratch& scratch, float* out);
+// Scratch one call needs: the rounded queries, a block of converted K/V rows and the scores.
+inline int64_t attention_scratch_floats(int n_q, int head_dim, int32_t n_kv) {
+    return int64_t{n_q} * head_dim + int64_t{16} * head_dim + int64_t{n_q} * n_kv + 16;
+}
+
+// Throws std::invalid_argument for head_dim outside 1..kMaxAttentionHeadDim, n_q < 1 or n_kv < 1.
+void attention(const AttentionArgs& args);
 
 // Rounds a row of n floats to f16 (how K and V enter the cache).
 void store_f16_row(const float* x, fp16_t* dst, int64_t n);

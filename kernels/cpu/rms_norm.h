@@ -1,6 +1,6 @@
-// RMSNorm of one row, with ggml's rounding: the sum of squares is accumulated in double, the scale
-// 1/sqrt(mean + eps) is computed in float, and x*scale is rounded before the multiplication by the weight
-// (ggml runs rms_norm and mul as two ops, so there are two roundings, not one fused product).
+// RMSNorm of one row: y = (x * scale) * weight with scale = 1 / sqrt(mean(x^2) + eps), rounded twice as
+// ggml does (rms_norm and mul are two ops there). The scalar path sums the squares in double, the SIMD
+// paths in float lanes (elementwise_simd.h); they agree to float rounding.
 #pragma once
 
 #include <cstdint>

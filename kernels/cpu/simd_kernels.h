@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/cpu/attention.h"
 #include "kernels/cpu/vec_dot.h"
 
 // For helpers that take or return structs of vector registers: when g++ does not inline them, the
@@ -56,6 +57,15 @@ void vec_dot_tile_q8_0(int64_t n, const void* w, size_t w_row_stride, int64_t n_
                        size_t x_row_stride, int64_t n_x, float* out, size_t out_stride);
 void quantize_row_q8_0(const float* src, void* dst, int64_t n);
 void quantize_row_q8_k(const float* src, void* dst, int64_t n);
+// attention_avx2.cpp (needs head_dim to be a multiple of the register width) and elementwise_avx2.cpp
+void attention(const AttentionArgs& args);
+void swiglu_row(const float* gate, const float* up, float* out, int64_t n);
+void rms_norm_row(const float* x, const float* weight, float* y, int64_t n, float eps);
+void store_f16_row(const float* x, fp16_t* dst, int64_t n);
+// roofline_avx2.cpp: bursts of independent dot-product / FMA instructions (return the operations done)
+int64_t int8_peak_burst(int64_t* checksum);
+int64_t f32_peak_burst(int64_t* checksum);
+uint64_t stream_read(const uint8_t* data, size_t bytes);
 }  // namespace avx2
 
 namespace avx512 {
@@ -82,6 +92,35 @@ void vec_dot_tile_q6_k(int64_t n, const void* w, size_t w_row_stride, int64_t n_
                        size_t x_row_stride, int64_t n_x, float* out, size_t out_stride);
 void quantize_row_q8_0(const float* src, void* dst, int64_t n);
 void quantize_row_q8_k(const float* src, void* dst, int64_t n);
+// vec_dot_float_avx512.cpp: tiles for the float types and the F32 GEMM (gemm_float_scratch_bytes).
+void vec_dot_tile_f32(int64_t n, const void* w, size_t w_row_stride, int64_t n_rows, const void* x,
+                      size_t x_row_stride, int64_t n_x, float* out, size_t out_stride);
+void vec_dot_tile_f16(int64_t n, const void* w, size_t w_row_stride, int64_t n_rows, const void* x,
+                      size_t x_row_stride, int64_t n_x, float* out, size_t out_stride);
+void vec_dot_tile_bf16(int64_t n, const void* w, size_t w_row_stride, int64_t n_rows, const void* x,
+                       size_t x_row_stride, int64_t n_x, float* out, size_t out_stride);
+size_t gemm_float_scratch_bytes(int64_t n);
+void gemm_f32(int64_t n, const void* w, size_t w_row_stride, int64_t n_rows, const void* x, size_t x_row_stride,
+              int64_t n_x, float* out, size_t out_stride, void* scratch);
+// gemm_avx512.cpp: the matrix-matrix form of vec_dot_tile (same results) with caller scratch of
+// gemm_scratch_bytes(n) bytes; gemm_chunk_rows(n) activation rows are unpacked at a time.
+size_t gemm_scratch_bytes(int64_t n);
+int64_t gemm_chunk_rows(int64_t n);
+void gemm_q4_0(int64_t n, const void* w, size_t w_row_stride, int64_t n_rows, const void* x, size_t x_row_stride,
+               int64_t n_x, float* out, size_t out_stride, void* scratch);
+void gemm_q5_0(int64_t n, const void* w, size_t w_row_stride, int64_t n_rows, const void* x, size_t x_row_stride,
+               int64_t n_x, float* out, size_t out_stride, void* scratch);
+void gemm_q8_0(int64_t n, const void* w, size_t w_row_stride, int64_t n_rows, const void* x, size_t x_row_stride,
+               int64_t n_x, float* out, size_t out_stride, void* scratch);
+// attention_avx512.cpp (needs head_dim to be a multiple of the register width) and elementwise_avx512.cpp
+void attention(const AttentionArgs& args);
+void swiglu_row(const float* gate, const float* up, float* out, int64_t n);
+void rms_norm_row(const float* x, const float* weight, float* y, int64_t n, float eps);
+void store_f16_row(const float* x, fp16_t* dst, int64_t n);
+// roofline_avx512.cpp: bursts of independent dot-product / FMA instructions (return the operations done)
+int64_t int8_peak_burst(int64_t* checksum);
+int64_t f32_peak_burst(int64_t* checksum);
+uint64_t stream_read(const uint8_t* data, size_t bytes);
 }  // namespace avx512
 
 }  // namespace peregrine::kernels::cpu

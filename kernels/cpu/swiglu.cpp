@@ -2,21 +2,20 @@
 
 #include <cmath>
 
-#include "kernels/cpu/ggml_arithmetic.h"
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/simd_kernels.h"
 
 namespace peregrine::kernels::cpu {
 
 void swiglu_row(const float* gate, const float* up, float* out, int64_t n) {
-    const int64_t n_simd = n - n % 16;
-    for (int64_t i = 0; i < n_simd; ++i) {
-        const float g = gate[i];
-        const float silu = g / (1.0f + ggml::expf_simd(0.0f - g));
-        out[i] = silu * up[i];
+    switch (cpu_path()) {
+        case CpuPath::Avx512: return avx512::swiglu_row(gate, up, out, n);
+        case CpuPath::Avx2: return avx2::swiglu_row(gate, up, out, n);
+        case CpuPath::Scalar: break;
     }
-    for (int64_t i = n_simd; i < n; ++i) {
+    for (int64_t i = 0; i < n; ++i) {
         const float g = gate[i];
-        const float silu = g / (1.0f + std::exp(-g));
-        out[i] = silu * up[i];
+        out[i] = g / (1.0f + std::exp(-g)) * up[i];
     }
 }
 

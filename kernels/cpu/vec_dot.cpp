@@ -192,22 +192,29 @@ float scalar_kernel(int64_t n, const void* w, const void* x) {
     return scalar_dot(Weight, n, n / block_shape(Weight).block_size, w, x);
 }
 
-// The tile form for kernels that only have a single-row version.
+// The tile form for kernels that only have a single-row version. Weight rows are the outer loop: a row
+// stays in L1 while every activation row passes over it, so a prefill reads the weights once per chunk
+// of activations (matmul.cpp sizes the chunks for L2) instead of once per activation.
 template <VecDotFn Dot>
 void tile_by_rows(int64_t n, const void* w, size_t w_row_stride, int64_t n_rows, const void* x, size_t x_row_stride,
                   int64_t n_x, float* out, size_t out_stride) {
-    for (int64_t j = 0; j < n_x; ++j) {
-        const auto* xj = static_cast<const uint8_t*>(x) + static_cast<size_t>(j) * x_row_stride;
-        for (int64_t i = 0; i < n_rows; ++i) {
+    for (int64_t i = 0; i < n_rows; ++i) {
+        const auto* wi = static_cast<const uint8_t*>(w) + static_cast<size_t>(i) * w_row_stride;
+        for (int64_t j = 0; j < n_x; ++j) {
             out[static_cast<size_t>(j) * out_stride + static_cast<size_t>(i)] =
-                Dot(n, static_cast<const uint8_t*>(w) + static_cast<size_t>(i) * w_row_stride, xj);
+                Dot(n, wi, static_cast<const uint8_t*>(x) + static_cast<size_t>(j) * x_row_stride);
         }
     }
 }
 
+using GemmFn = void (*)(int64_t n, const void* w, size_t w_row_stride, int64_t n_rows, const void* x,
+                        size_t x_row_stride, int64_t n_x, float* out, size_t out_stride, void* scratch);
+
 struct Kernels {
     VecDotFn dot = nullptr;
     VecDotTileFn tile = nullptr;
+    GemmFn gemm = nullptr;                     // optional; needs gemm_scratch(n) bytes of scratch
+    size_t (*gemm_scratch)(int64_t n) = nullptr;
 };
 
 template <VecDotFn Dot>
@@ -254,12 +261,16 @@ constexpr Kernels avx2_kernels(TensorType t) {
 
 constexpr Kernels avx512_kernels(TensorType t) {
     switch (t) {
-        case TensorType::F32: return single_row_only<avx512::vec_dot_f32>();
-        case TensorType::F16: return single_row_only<avx512::vec_dot_f16>();
-        case TensorType::BF16: return single_row_only<avx512::vec_dot_bf16>();
-        case TensorType::Q4_0: return {avx512::vec_dot_q4_0, avx512::vec_dot_tile_q4_0};
-        case TensorType::Q5_0: return {avx512::vec_dot_q5_0, avx512::vec_dot_tile_q5_0};
-        case TensorType::Q8_0: return {avx512::vec_dot_q8_0, avx512::vec_dot_tile_q8_0};
+        case TensorType::F32:
+            return {avx512::vec_dot_f32, avx512::vec_dot_tile_f32, avx512::gemm_f32, avx512::gemm_float_scratch_bytes};
+        case TensorType::F16: return {avx512::vec_dot_f16, avx512::vec_dot_tile_f16};
+        case TensorType::BF16: return {avx512::vec_dot_bf16, avx512::vec_dot_tile_bf16};
+        case TensorType::Q4_0:
+            return {avx512::vec_dot_q4_0, avx512::vec_dot_tile_q4_0, avx512::gemm_q4_0, avx512::gemm_scratch_bytes};
+        case TensorType::Q5_0:
+            return {avx512::vec_dot_q5_0, avx512::vec_dot_tile_q5_0, avx512::gemm_q5_0, avx512::gemm_scratch_bytes};
+        case TensorType::Q8_0:
+            return {avx512::vec_dot_q8_0, avx512::vec_dot_tile_q8_0, avx512::gemm_q8_0, avx512::gemm_scratch_bytes};
         case TensorType::Q4_K: return {avx512::vec_dot_q4_k, avx512::vec_dot_tile_q4_k};
         case TensorType::Q5_K: return {avx512::vec_dot_q5_k, avx512::vec_dot_tile_q5_k};
         case TensorType::Q6_K: return {avx512::vec_dot_q6_k, avx512::vec_dot_tile_q6_k};
@@ -318,6 +329,28 @@ void vec_dot_tile(TensorType weight, int64_t n, const void* w, size_t w_row_stri
         throw std::invalid_argument("vec_dot_tile: negative shape " + std::to_string(n_rows) + " x " + std::to_string(n_x));
     }
     k.tile(n, w, w_row_stride, n_rows, x, x_row_stride, n_x, out, out_stride);
+}
+
+size_t vec_dot_gemm_scratch_bytes(TensorType weight, int64_t n) {
+    const Kernels& k = kernels_for(weight, n, "vec_dot_gemm_scratch_bytes");
+    return k.gemm != nullptr ? k.gemm_scratch(n) : 0;
+}
+
+void vec_dot_gemm(TensorType weight, int64_t n, const void* w, size_t w_row_stride, int64_t n_rows, const void* x,
+                  size_t x_row_stride, int64_t n_x, float* out, size_t out_stride, void* scratch, size_t scratch_bytes) {
+    const Kernels& k = kernels_for(weight, n, "vec_dot_gemm");
+    if (n_rows < 0 || n_x < 0) {
+        throw std::invalid_argument("vec_dot_gemm: negative shape " + std::to_string(n_rows) + " x " + std::to_string(n_x));
+    }
+    if (k.gemm == nullptr || n_rows == 0 || n_x == 0) {
+        k.tile(n, w, w_row_stride, n_rows, x, x_row_stride, n_x, out, out_stride);
+        return;
+    }
+    if (scratch == nullptr || scratch_bytes < k.gemm_scratch(n)) {
+        throw std::invalid_argument("vec_dot_gemm: scratch of " + std::to_string(scratch_bytes) + " bytes, " +
+                                    std::to_string(k.gemm_scratch(n)) + " needed");
+    }
+    k.gemm(n, w, w_row_stride, n_rows, x, x_row_stride, n_x, out, out_stride, scratch);
 }
 
 }  // namespace peregrine::kernels::cpu

@@ -57,4 +57,12 @@ void vec_dot_rows(TensorType weight, int64_t n, const void* w, size_t w_row_stri
 void vec_dot_tile(TensorType weight, int64_t n, const void* w, size_t w_row_stride, int64_t n_rows, const void* x,
                   size_t x_row_stride, int64_t n_x, float* out, size_t out_stride);
 
+// The matrix-matrix form, for prefill and batches: the same results as vec_dot_tile, bit for bit, through
+// a GEMM kernel that unpacks weights and activations once per tile where the active path has one
+// (AVX-512: Q4_0, Q5_0, Q8_0, F32 weights; other types and paths run vec_dot_tile). `scratch` must hold
+// vec_dot_gemm_scratch_bytes(weight, n) bytes (any alignment). Throws like vec_dot_tile.
+size_t vec_dot_gemm_scratch_bytes(TensorType weight, int64_t n);
+void vec_dot_gemm(TensorType weight, int64_t n, const void* w, size_t w_row_stride, int64_t n_rows, const void* x,
+                  size_t x_row_stride, int64_t n_x, float* out, size_t out_stride, void* scratch, size_t scratch_bytes);
+
 }  // namespace peregrine::kernels::cpu

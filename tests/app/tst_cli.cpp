@@ -95,7 +95,12 @@ void TestCli::greedyMatchesGolden() {
     QFETCH(int, caseIndex);
     const json g = golden("generate/" + file.toStdString() + ".json");
     const json& c = g["cases"][caseIndex];
-    const double threshold = g["settings"]["recommended_threshold"]["engine_with_llama_cpp_arithmetic"];
+    // The engine sums in SIMD lane order, not llama.cpp's: on the quantized files that can flip a token
+    // whose margin is below 0.1, so they use the README's threshold for such engines (see
+    // tst_generate_golden.cpp for the measured logit differences).
+    const bool quantized = file.contains("q8_0") || file.contains("q4_");
+    const double threshold =
+        g["settings"]["recommended_threshold"][quantized ? "engine_with_f32_math" : "engine_with_llama_cpp_arithmetic"];
     const int stable = stable_prefix(c, threshold);
     const json out = run_json({"generate", "-m", model((file + ".gguf").toUtf8().constData()), "-p",
                                QString::fromStdString(c["prompt"].get<std::string>()), "-n",

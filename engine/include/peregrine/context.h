@@ -21,13 +21,21 @@ struct ContextParams {
     int kv_pool_blocks = 0;   // 0: n_seq_max * ceil(n_ctx / kv_block_size), enough for every sequence at
                               // full length; fewer overcommit memory (a decode that runs out of blocks
                               // throws InvalidRequestError and changes nothing)
+    bool prefix_cache = true; // full blocks stay findable by their tokens after use (reuse_prefix)
 };
 
 struct KvCacheStats {
-    int block_size;
-    int blocks_total;
-    int blocks_used;
-    size_t bytes_total;
+    int block_size = 0;
+    int blocks_total = 0;
+    int blocks_used = 0;              // held by at least one live sequence
+    size_t bytes_total = 0;
+    int blocks_free = 0;              // allocatable now: blocks_total - blocks_used
+    int blocks_cached = 0;            // of the free ones, those still holding a reusable prefix
+    uint64_t prefix_query_tokens = 0; // prompt tokens offered to the prefix cache so far
+    uint64_t prefix_hit_tokens = 0;   // of those, served from cached blocks instead of computed
+    double prefix_hit_rate() const {
+        return prefix_query_tokens ? static_cast<double>(prefix_hit_tokens) / prefix_query_tokens : 0.0;
+    }
 };
 
 class Context {
@@ -49,6 +57,17 @@ public:
     // Makes `dst` (which must not exist) a copy of `src` that shares its full KV blocks (copy-on-write).
     void fork_sequence(int32_t src, int32_t dst);
     int32_t sequence_length(int32_t seq_id) const;          // 0 if unknown
+
+    // Prefix caching: starts `seq_id` (which must not exist) with the cached KV of the longest run of
+    // full blocks that begins `tokens` (a previous turn of the chat, a shared system prompt), always
+    // leaving the last token to decode. Returns the positions reused (a multiple of kv_block_size, 0
+    // when nothing matched or without a KV cache); decode the rest from that position. Throws
+    // InvalidRequestError when the sequence exists or n_seq_max sequences are live.
+    int32_t reuse_prefix(int32_t seq_id, std::span<const int32_t> tokens);
+    // Planning a batch without decoding it: blocks the pool must hand out to grow `seq_id` to
+    // `new_len` positions, and blocks it can hand out now (cached ones included).
+    int32_t kv_blocks_needed(int32_t seq_id, int32_t new_len) const;
+    int32_t kv_free_blocks() const;
     KvCacheStats kv_stats() const;
     const Model& model() const;
     int n_ctx() const;

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -165,9 +166,19 @@ public:
     // `data` must hold exactly tensor_row_size(type, dims[0]) * rows bytes.
     void add_tensor(std::string name, TensorType type, std::vector<int64_t> dims,
                     std::span<const uint8_t> data);
+    // A tensor whose data write_streaming() asks for when it reaches it, so a large model is never held in
+    // memory (make-model, quantize). Same checks as add_tensor.
+    void declare_tensor(std::string name, TensorType type, std::vector<int64_t> dims);
 
-    std::vector<uint8_t> to_bytes() const;
+    std::vector<uint8_t> to_bytes() const;      // throws Error if a tensor was only declared
     void write(const std::string& path) const;  // writes PATH.tmp then renames; throws Error
+
+    // Fills `data` (exactly the tensor's byte size) with the data of declared tensor `index` (its position
+    // among all tensors, in the order they were added or declared).
+    using TensorFiller = std::function<void(size_t index, std::span<uint8_t> data)>;
+    // Like write(), streaming each declared tensor's data from `fill` through one reused buffer, in
+    // order. If `fill` throws, the partial PATH.tmp is removed and the exception propagates.
+    void write_streaming(const std::string& path, const TensorFiller& fill) const;
 
 private:
     struct PendingTensor {
@@ -175,7 +186,12 @@ private:
         TensorType type;
         std::vector<int64_t> dims;
         std::vector<uint8_t> data;
+        uint64_t n_bytes = 0;
+        bool declared = false;  // data comes from write_streaming's filler
     };
+    void check_new_tensor(const std::string& name, TensorType type, const std::vector<int64_t>& dims,
+                          uint64_t* n_bytes) const;
+    std::vector<uint8_t> header_bytes() const;  // everything up to (and padding before) the tensor data
     uint32_t alignment_;
     std::vector<std::pair<std::string, Value>> metadata_;
     std::vector<PendingTensor> tensors_;

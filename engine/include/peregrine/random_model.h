@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "peregrine/quantize_model.h"
 #include "peregrine/tensor_type.h"
 
 namespace peregrine {
@@ -29,7 +30,9 @@ struct RandomModelSpec {
     float norm_eps = 1e-5f;
     bool tied_output = false;
     bool qkv_bias = false;                // qwen2
-    TensorType weight_type = TensorType::F16;
+    // Plain schemes give every matrix that type (with llama-quantize's fallbacks for rows that are not whole
+    // blocks); Q4_K_M and Q5_K_M mix types as llama-quantize does (quantize_model.h).
+    QuantScheme scheme = QuantScheme::F16;
     uint64_t seed = 42;
 };
 
@@ -39,8 +42,8 @@ RandomModelSpec random_model_preset(std::string_view name);
 std::vector<std::string> random_model_preset_names();
 
 // Copies the tokenizer (every tokenizer.* key) from `tokenizer_source`, so n_vocab is that tokenizer's.
-// Weight matrices whose rows do not fit the type's block size fall back as llama-quantize does
-// (K-quant -> Q8_0 -> F16). `progress` receives (tensors written, tensors total).
+// Tensors are generated and written one at a time (memory stays at one tensor however large the model).
+// `progress` receives (tensors written, tensors total).
 void write_random_model(const RandomModelSpec& spec, const gguf::GgufFile& tokenizer_source,
                         const std::string& out_path,
                         const std::function<void(size_t, size_t)>& progress = {});

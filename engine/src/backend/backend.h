@@ -21,13 +21,10 @@ struct MatmulJob {
     float* y;
 };
 
-// Where the rows of a batch read and write the cache, and the shape of the llama.cpp pass each row
-// reproduces (see RowShape in models/llama.h).
+// Where the rows of a batch read and write the cache.
 struct KvRows {
-    std::span<const int32_t> seq;       // [n_rows] sequence of each row
-    std::span<const int32_t> pos;       // [n_rows] position of each row in its sequence
-    std::span<const uint8_t> batched;   // [n_rows] 1: the row's pass had two or more rows
-    std::span<const int32_t> kv_view;   // [n_rows] the sequence's length at the end of the row's pass
+    std::span<const int32_t> seq;  // [n_rows] sequence of each row
+    std::span<const int32_t> pos;  // [n_rows] position of each row in its sequence
 };
 
 class Backend {
@@ -44,10 +41,10 @@ public:
     virtual void rms_norm(const float* x, const WeightView& weight, int64_t n_rows, int64_t n, float eps,
                           float* y) = 0;
 
-    // Every job's y = x · Wᵀ for x [n_rows][n_in] with n_rows = row_batched.size(); all weights share
-    // n_in. Activations are converted to each weight's vec_dot type once, whatever the number of jobs.
-    // row_batched[r] != 0: row r reproduces a multi-row llama.cpp pass (its summation order).
-    virtual void matmul(std::span<const MatmulJob> jobs, const float* x, std::span<const uint8_t> row_batched) = 0;
+    // Every job's y = x · Wᵀ for x [n_rows][n_in]; all weights share n_in. Activations are converted to
+    // each weight's vec_dot type once, whatever the number of jobs. A row's results do not depend on the
+    // other rows of the pass.
+    virtual void matmul(std::span<const MatmulJob> jobs, const float* x, int64_t n_rows) = 0;
 
     // y [n_rows][n] += bias [n], row by row.
     virtual void add_bias(float* y, const WeightView& bias, int64_t n_rows, int64_t n) = 0;

@@ -9,6 +9,7 @@
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/get_rows.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/fp16.h"
 #include "kernels/cpu/rms_norm.h"
 #include "kernels/cpu/swiglu.h"
 #include "kernels/cpu/vec_dot.h"
@@ -18,8 +19,10 @@ namespace {
 
 namespace kc = kernels::cpu;
 
-// Below this many elements per thread an element-wise op is not worth splitting.
-constexpr int64_t kElementsPerThread = 16384;
+// Below this much work per thread an op is not worth splitting: waking a thread and waiting for it costs
+// a few microseconds when both cores are free, and a scheduler time slice when they are not.
+constexpr int64_t kElementsPerThread = 16384;  // element-wise ops
+constexpr int64_t kMacsPerThread = 256 * 1024;  // matmul and attention multiply-adds (~5 us)
 
 kc::MatmulWeight matmul_weight(const WeightView& w) {
     return {w.type, w.data, w.row_bytes, w.n_cols, w.n_rows};
@@ -31,6 +34,10 @@ CpuBackend::CpuBackend(int n_threads) : pool_(n_threads) {}
 
 int CpuBackend::threads_for_elements(int64_t n) const {
     return static_cast<int>(std::clamp<int64_t>(n / kElementsPerThread, 1, pool_.size()));
+}
+
+int CpuBackend::threads_for_macs(int64_t macs) const {
+    return static_cast<int>(std::clamp<int64_t>(macs / kMacsPerThread, 1, pool_.size()));
 }
 
 void CpuBackend::get_rows(const WeightView& table, std::span<const int32_t> ids, float* out) {
@@ -55,14 +62,14 @@ void CpuBackend::rms_norm(const float* x, const WeightView& weight, int64_t n_ro
         threads_for_elements(n_rows * n));
 }
 
-void CpuBackend::matmul(std::span<const MatmulJob> jobs, const float* x, std::span<const uint8_t> row_batched) {
-    const int64_t n_rows = static_cast<int64_t>(row_batched.size());
+void CpuBackend::matmul(std::span<const MatmulJob> jobs, const float* x, int64_t n_rows) {
     if (jobs.empty() || n_rows == 0) return;
     const int64_t n_in = jobs[0].weight->n_cols;
 
     // One converted copy of x per distinct vec_dot type (F32 weights read x itself).
     struct Input {
         TensorType type;
+        TensorType weight_type;  // any weight with this vec_dot type: they all convert the same way
         size_t row_bytes;
         size_t offset;
     };
@@ -79,27 +86,23 @@ void CpuBackend::matmul(std::span<const MatmulJob> jobs, const float* x, std::sp
         if (i == n_inputs) {
             if (n_inputs == inputs.size()) throw std::invalid_argument("CpuBackend::matmul: too many input types");
             const size_t row_bytes = kc::matmul_activation_row_bytes(jobs[j].weight->type, n_in);
-            inputs[n_inputs++] = {act, row_bytes, total_bytes};
+            inputs[n_inputs++] = {act, jobs[j].weight->type, row_bytes, total_bytes};
             if (act != TensorType::F32) total_bytes += row_bytes * static_cast<size_t>(n_rows);
         }
         job_input[j] = i;
     }
     if (activations_.size() < total_bytes) activations_.resize(total_bytes);
 
-    // Convert every row once (rows split across threads), then split all jobs' output rows.
+    // Convert every row once (rows split across threads; a single decode row is converted by the caller
+    // alone, without waking the pool), then split all jobs' output rows.
     if (total_bytes > 0) {
         pool_.run(
             [&](int ith, int nth) {
                 const auto [begin, end] = split_range(n_rows, ith, nth);
                 for (size_t i = 0; i < n_inputs; ++i) {
                     if (inputs[i].type == TensorType::F32) continue;
-                    // Any weight type with this vec_dot type converts the same way; find one.
-                    TensorType weight_type = TensorType::F32;
-                    for (size_t j = 0; j < jobs.size(); ++j) {
-                        if (job_input[j] == i) weight_type = jobs[j].weight->type;
-                    }
                     for (int64_t r = begin; r < end; ++r) {
-                        kc::matmul_convert_row(weight_type, x + r * n_in, n_in,
+                        kc::matmul_convert_row(inputs[i].weight_type, x + r * n_in, n_in,
                                                activations_.data() + inputs[i].offset + r * inputs[i].row_bytes);
                     }
                 }
@@ -107,25 +110,28 @@ void CpuBackend::matmul(std::span<const MatmulJob> jobs, const float* x, std::sp
             static_cast<int>(std::min<int64_t>(n_rows, pool_.size())));
     }
 
+    // Each thread takes one contiguous range of the concatenated output rows (equal shares: the cores are
+    // alike and every row costs the same), so each weight row is streamed from memory by one thread only.
     int64_t total_out = 0;
     for (const auto& job : jobs) total_out += job.weight->n_rows;
-    pool_.run([&](int ith, int nth) {
-        const auto [begin, end] = split_range(total_out, ith, nth);
-        int64_t first = 0;  // index of the first output row of job j in the concatenation
-        for (size_t j = 0; j < jobs.size(); ++j) {
-            const WeightView& w = *jobs[j].weight;
-            const int64_t lo = std::max(begin, first) - first;
-            const int64_t hi = std::min(end, first + w.n_rows) - first;
-            if (lo < hi) {
-                const Input& in = inputs[job_input[j]];
-                const uint8_t* act = in.type == TensorType::F32 ? reinterpret_cast<const uint8_t*>(x)
-                                                                : activations_.data() + in.offset;
-                kc::matmul_rows(matmul_weight(w), act, in.row_bytes, n_rows, row_batched.data(), jobs[j].y,
-                                w.n_rows, lo, hi);
+    pool_.run(
+        [&](int ith, int nth) {
+            const auto [begin, end] = split_range(total_out, ith, nth);
+            int64_t first = 0;  // index of the first output row of job j in the concatenation
+            for (size_t j = 0; j < jobs.size(); ++j) {
+                const WeightView& w = *jobs[j].weight;
+                const int64_t lo = std::max(begin, first) - first;
+                const int64_t hi = std::min(end, first + w.n_rows) - first;
+                if (lo < hi) {
+                    const Input& in = inputs[job_input[j]];
+                    const uint8_t* act = in.type == TensorType::F32 ? reinterpret_cast<const uint8_t*>(x)
+                                                                    : activations_.data() + in.offset;
+                    kc::matmul_rows(matmul_weight(w), act, in.row_bytes, n_rows, jobs[j].y, w.n_rows, lo, hi);
+                }
+                first += w.n_rows;
             }
-            first += w.n_rows;
-        }
-    });
+        },
+        threads_for_macs(total_out * n_in * n_rows));
 }
 
 void CpuBackend::add_bias(float* y, const WeightView& bias, int64_t n_rows, int64_t n) {
@@ -183,45 +189,47 @@ void CpuBackend::attention(const KvCache& cache, int layer, const KvRows& rows, 
                            int n_head_kv, int head_dim, float scale, float* out) {
     const int64_t n_rows = static_cast<int64_t>(rows.pos.size());
     if (n_rows == 0) return;
-    const int32_t max_kv = *std::max_element(rows.pos.begin(), rows.pos.end()) + 1;
-    const size_t n_threads = static_cast<size_t>(pool_.size());
-    const size_t kv_per_thread = static_cast<size_t>(max_kv);
-    const size_t lanes_per_thread = static_cast<size_t>(kc::attention_lane_floats(head_dim));
-    const size_t sums_per_thread = static_cast<size_t>(head_dim);
-    if (attention_scores_.size() < kv_per_thread * n_threads) {
-        attention_scores_.resize(kv_per_thread * n_threads);
-        attention_weights_.resize(kv_per_thread * n_threads);
-    }
-    if (attention_lanes_.size() < lanes_per_thread * n_threads) attention_lanes_.resize(lanes_per_thread * n_threads);
-    if (attention_sums_.size() < sums_per_thread * n_threads) attention_sums_.resize(sums_per_thread * n_threads);
-
     const int group = n_head / n_head_kv;
-    const int64_t n_items = n_rows * n_head;
+    // Work items are (row, kv head, slice of its query heads). Whole groups share each K/V row load; they
+    // are split only when there would otherwise be fewer than two items per thread (a decode step of a
+    // model with few KV heads).
+    int heads_per_item = group;
+    while (heads_per_item % 2 == 0 && n_rows * n_head / heads_per_item < 2 * pool_.size()) heads_per_item /= 2;
+    const int slices = group / heads_per_item;
+    const int64_t n_items = n_rows * n_head_kv * slices;
+
+    const int32_t max_kv = *std::max_element(rows.pos.begin(), rows.pos.end()) + 1;
+    int64_t attention_macs = 0;  // q.k and w.v over every row's positions
+    for (const int32_t pos : rows.pos) attention_macs += int64_t{2} * (pos + 1) * n_head * head_dim;
+    const size_t per_thread = static_cast<size_t>(kc::attention_scratch_floats(heads_per_item, head_dim, max_kv));
+    if (attention_scratch_.size() < per_thread * static_cast<size_t>(pool_.size())) {
+        attention_scratch_.resize(per_thread * static_cast<size_t>(pool_.size()));
+    }
     std::atomic<int64_t> next{0};
-    // Items are (row, head) pairs taken dynamically: later rows of a prompt see more positions.
+    // Items are taken dynamically: later rows of a prompt see more positions.
     pool_.run(
         [&](int ith, int) {
-            const size_t t = static_cast<size_t>(ith);
-            const kc::AttentionScratch scratch{attention_scores_.data() + t * kv_per_thread,
-                                               attention_weights_.data() + t * kv_per_thread,
-                                               attention_lanes_.data() + t * lanes_per_thread,
-                                               attention_sums_.data() + t * sums_per_thread};
+            float* scratch = attention_scratch_.data() + static_cast<size_t>(ith) * per_thread;
             for (int64_t item = next.fetch_add(1, std::memory_order_relaxed); item < n_items;
                  item = next.fetch_add(1, std::memory_order_relaxed)) {
-                const int64_t r = item / n_head;
-                const int h = static_cast<int>(item % n_head);
-                const int32_t seq = rows.seq[r];
-                const std::vector<int32_t>& table = cache.block_table(seq);
-                const kc::PagedKv kv{cache.k_layer(layer), cache.v_layer(layer), table.data(), cache.block_size(),
-                                     cache.n_embd_kv()};
-                // llama.cpp's KV view: the sequence's length rounded up to 32, capped at the context.
-                const int32_t padded = std::min(cache.max_seq_len(), (rows.kv_view[r] + 31) / 32 * 32);
-                const kc::AttentionRow row{rows.pos[r] + 1, std::max(padded, rows.pos[r] + 1), rows.batched[r] != 0};
-                const int64_t offset = (r * n_head + h) * head_dim;
-                kc::attention_head(q + offset, head_dim, kv, h / group, row, scale, scratch, out + offset);
+                const int64_t r = item / (n_head_kv * slices);
+                const int kv_head = static_cast<int>(item / slices % n_head_kv);
+                const int first_head = kv_head * group + static_cast<int>(item % slices) * heads_per_item;
+                const std::vector<int32_t>& table = cache.block_table(rows.seq[r]);
+                kc::AttentionArgs a;
+                a.q = q + (r * n_head + first_head) * head_dim;
+                a.n_q = heads_per_item;
+                a.head_dim = head_dim;
+                a.kv = {cache.k_layer(layer), cache.v_layer(layer), table.data(), cache.block_size(), cache.n_embd_kv()};
+                a.kv_head = kv_head;
+                a.n_kv = rows.pos[r] + 1;
+                a.scale = scale;
+                a.scratch = scratch;
+                a.out = out + (r * n_head + first_head) * head_dim;
+                kc::attention(a);
             }
         },
-        static_cast<int>(std::min<int64_t>(n_items, pool_.size())));
+        static_cast<int>(std::min<int64_t>(n_items, threads_for_macs(attention_macs))));
 }
 
 void CpuBackend::swiglu(const float* gate, const float* up, float* out, int64_t n_rows, int64_t n) {

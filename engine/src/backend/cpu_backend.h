@@ -21,7 +21,7 @@ public:
     void get_rows(const WeightView& table, std::span<const int32_t> ids, float* out) override;
     void rms_norm(const float* x, const WeightView& weight, int64_t n_rows, int64_t n, float eps,
                   float* y) override;
-    void matmul(std::span<const MatmulJob> jobs, const float* x, std::span<const uint8_t> row_batched) override;
+    void matmul(std::span<const MatmulJob> jobs, const float* x, int64_t n_rows) override;
     void add_bias(float* y, const WeightView& bias, int64_t n_rows, int64_t n) override;
     void add(const float* a, const float* b, float* out, int64_t n) override;
     void rope(float* q, int n_head, float* k, int n_head_kv, int head_dim, std::span<const int32_t> pos,
@@ -34,14 +34,12 @@ public:
 private:
     // Threads worth using for n cheap element-wise operations (waking threads costs more than tiny ops).
     int threads_for_elements(int64_t n) const;
+    // Threads worth using for an op of `macs` multiply-adds.
+    int threads_for_macs(int64_t macs) const;
 
     ThreadPool pool_;
     std::vector<uint8_t> activations_;             // converted matmul inputs, one region per vec_dot type
-    // Attention scratch, one slice per thread.
-    std::vector<float> attention_scores_;                  // [n_threads][max n_kv]
-    std::vector<kernels::cpu::fp16_t> attention_weights_;  // [n_threads][max n_kv]
-    std::vector<float> attention_lanes_;                   // [n_threads][attention_lane_floats(head_dim)]
-    std::vector<double> attention_sums_;                   // [n_threads][head_dim]
+    std::vector<float> attention_scratch_;         // [n_threads][attention_scratch_floats(...)]
 };
 
 }  // namespace peregrine::backend

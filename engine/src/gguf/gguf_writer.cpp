@@ -1,5 +1,6 @@
 // GgufWriter: builds a version-3 GGUF image laid out the way llama.cpp's own writer lays it out
 // (tensor data packed in order, each tensor padded to the alignment), so both readers accept it.
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -146,8 +147,8 @@ void GgufWriter::copy_metadata(const GgufFile& source, std::string_view prefix) 
     }
 }
 
-void GgufWriter::add_tensor(std::string name, TensorType type, std::vector<int64_t> dims,
-                            std::span<const uint8_t> data) {
+void GgufWriter::check_new_tensor(const std::string& name, TensorType type, const std::vector<int64_t>& dims,
+                                  uint64_t* n_bytes) const {
     const auto fail = [&](std::string_view problem) {
         throw Error(fmt::format("GgufWriter: tensor '{}': {}", name, problem));
     };
@@ -166,16 +167,29 @@ void GgufWriter::add_tensor(std::string name, TensorType type, std::vector<int64
         fail(fmt::format("row length {} is not a multiple of the {} block size {}", dims[0], traits->name,
                          traits->block_size));
     }
-    uint64_t expected = 0;
     if (__builtin_mul_overflow(static_cast<uint64_t>(tensor_row_size(type, dims[0])),
-                               static_cast<uint64_t>(n_elements / dims[0]), &expected)) {
+                               static_cast<uint64_t>(n_elements / dims[0]), n_bytes)) {
         fail("byte size overflows");
     }
-    if (data.size() != expected) fail(fmt::format("{} bytes of data given, {} expected", data.size(), expected));
-    tensors_.push_back({std::move(name), type, std::move(dims), std::vector<uint8_t>(data.begin(), data.end())});
 }
 
-std::vector<uint8_t> GgufWriter::to_bytes() const {
+void GgufWriter::add_tensor(std::string name, TensorType type, std::vector<int64_t> dims,
+                            std::span<const uint8_t> data) {
+    uint64_t expected = 0;
+    check_new_tensor(name, type, dims, &expected);
+    if (data.size() != expected) {
+        throw Error(fmt::format("GgufWriter: tensor '{}': {} bytes of data given, {} expected", name, data.size(), expected));
+    }
+    tensors_.push_back({std::move(name), type, std::move(dims), std::vector<uint8_t>(data.begin(), data.end()), expected, false});
+}
+
+void GgufWriter::declare_tensor(std::string name, TensorType type, std::vector<int64_t> dims) {
+    uint64_t n_bytes = 0;
+    check_new_tensor(name, type, dims, &n_bytes);
+    tensors_.push_back({std::move(name), type, std::move(dims), {}, n_bytes, true});
+}
+
+std::vector<uint8_t> GgufWriter::header_bytes() const {
     ByteSink out;
     const bool record_alignment = alignment_ != kDefaultAlignment;
     out.put<uint32_t>(0x46554747);  // "GGUF" as a little-endian u32
@@ -200,34 +214,93 @@ std::vector<uint8_t> GgufWriter::to_bytes() const {
         for (int64_t d : t.dims) out.put<uint64_t>(static_cast<uint64_t>(d));
         out.put(static_cast<uint32_t>(t.type));
         out.put<uint64_t>(offset);
-        offset += (t.data.size() + alignment_ - 1) / alignment_ * alignment_;
+        offset += (t.n_bytes + alignment_ - 1) / alignment_ * alignment_;
     }
     out.pad_to(alignment_);
+    return std::move(out.bytes);
+}
+
+std::vector<uint8_t> GgufWriter::to_bytes() const {
+    ByteSink out;
+    out.bytes = header_bytes();
     for (const auto& t : tensors_) {
+        if (t.declared) throw Error(fmt::format("GgufWriter: tensor '{}' was declared without data: use write_streaming", t.name));
         out.put_raw(t.data.data(), t.data.size());
         out.pad_to(alignment_);
     }
     return std::move(out.bytes);
 }
 
+namespace {
+
+// PATH.tmp, removed again unless commit() renames it into place.
+class TempFile {
+public:
+    explicit TempFile(std::string path) : path_(std::move(path)), tmp_(path_ + ".tmp") {
+        file_ = std::fopen(tmp_.c_str(), "wb");
+        if (file_ == nullptr) throw Error(fmt::format("{}: cannot create: {}", tmp_, std::strerror(errno)));
+    }
+    ~TempFile() {
+        if (file_ != nullptr) std::fclose(file_);
+        if (!committed_) std::remove(tmp_.c_str());
+    }
+    TempFile(const TempFile&) = delete;
+    TempFile& operator=(const TempFile&) = delete;
+
+    void put(const void* data, size_t n) {
+        if (n == 0) return;
+        if (std::fwrite(data, 1, n, file_) != n) {
+            throw Error(fmt::format("{}: write failed after {} bytes: {}", tmp_, written_, std::strerror(errno)));
+        }
+        written_ += n;
+    }
+    void pad_to(uint64_t alignment) {
+        static const uint8_t zeros[64] = {};
+        while (written_ % alignment != 0) put(zeros, std::min<uint64_t>(sizeof(zeros), alignment - written_ % alignment));
+    }
+    void commit() {
+        const bool closed = std::fclose(file_) == 0;
+        file_ = nullptr;
+        if (!closed) throw Error(fmt::format("{}: write failed: {}", tmp_, std::strerror(errno)));
+        if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
+            throw Error(fmt::format("{}: cannot rename {} into place: {}", path_, tmp_, std::strerror(errno)));
+        }
+        committed_ = true;
+    }
+
+private:
+    std::string path_, tmp_;
+    std::FILE* file_ = nullptr;
+    uint64_t written_ = 0;
+    bool committed_ = false;
+};
+
+}  // namespace
+
 void GgufWriter::write(const std::string& path) const {
     const std::vector<uint8_t> bytes = to_bytes();
-    const std::string tmp = path + ".tmp";
-    std::FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (f == nullptr) throw Error(fmt::format("{}: cannot create: {}", tmp, std::strerror(errno)));
-    const size_t written = std::fwrite(bytes.data(), 1, bytes.size(), f);
-    const int write_errno = errno;
-    const bool closed = std::fclose(f) == 0;
-    if (written != bytes.size() || !closed) {
-        std::remove(tmp.c_str());
-        throw Error(fmt::format("{}: write failed after {} of {} bytes: {}", tmp, written, bytes.size(),
-                                std::strerror(write_errno)));
+    TempFile out(path);
+    out.put(bytes.data(), bytes.size());
+    out.commit();
+}
+
+void GgufWriter::write_streaming(const std::string& path, const TensorFiller& fill) const {
+    const std::vector<uint8_t> header = header_bytes();
+    TempFile out(path);
+    out.put(header.data(), header.size());
+    std::vector<uint8_t> buffer;
+    for (size_t i = 0; i < tensors_.size(); ++i) {
+        const PendingTensor& t = tensors_[i];
+        if (t.declared) {
+            buffer.resize(t.n_bytes);
+            fill(i, buffer);
+            out.put(buffer.data(), buffer.size());
+        } else {
+            out.put(t.data.data(), t.data.size());
+        }
+        out.pad_to(alignment_);
     }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-        const int err = errno;
-        std::remove(tmp.c_str());
-        throw Error(fmt::format("{}: cannot rename {} into place: {}", path, tmp, std::strerror(err)));
-    }
+    out.commit();
 }
 
 }  // namespace peregrine::gguf

@@ -23,13 +23,11 @@ void ForwardScratch::reserve(const ModelInfo& info, int64_t n_rows) {
     grow(att, n_rows * info.n_embd_q());
     grow(hb, n_rows * info.n_ff);
     grow(hb2, n_rows * info.n_ff);
-    for (auto* v : {&tokens, &pos, &seq, &kv_view, &logit_rows}) v->reserve(static_cast<size_t>(n_rows));
-    batched.reserve(static_cast<size_t>(n_rows));
-    out_batched.reserve(static_cast<size_t>(n_rows));
+    for (auto* v : {&tokens, &pos, &seq, &logit_rows}) v->reserve(static_cast<size_t>(n_rows));
 }
 
 void llama_forward(const Model& model, backend::Backend& be, KvCache& cache, std::span<const BatchRow> rows,
-                   std::span<const RowShape> shapes, ForwardScratch& s, float* logits) {
+                   std::span<const RowShape> /*shapes*/, ForwardScratch& s, float* logits) {
     const ModelInfo& hp = model.info();
     const ModelWeights& w = model.weights();
     const int64_t n = static_cast<int64_t>(rows.size());
@@ -43,24 +41,14 @@ void llama_forward(const Model& model, backend::Backend& be, KvCache& cache, std
     s.tokens.clear();
     s.pos.clear();
     s.seq.clear();
-    s.kv_view.clear();
-    s.batched.clear();
     s.logit_rows.clear();
-    s.out_batched.clear();
     for (int64_t r = 0; r < n; ++r) {
         s.tokens.push_back(rows[r].token);
         s.pos.push_back(rows[r].pos);
         s.seq.push_back(rows[r].seq_id);
-        s.kv_view.push_back(shapes[r].kv_view);
-        s.batched.push_back(shapes[r].batched ? 1 : 0);
-        if (rows[r].want_logits) {
-            s.logit_rows.push_back(static_cast<int32_t>(r));
-            s.out_batched.push_back(shapes[r].out_batched ? 1 : 0);
-        }
+        if (rows[r].want_logits) s.logit_rows.push_back(static_cast<int32_t>(r));
     }
-    const backend::KvRows kv_rows{s.seq, s.pos, s.batched, s.kv_view};
-    const std::span<const uint8_t> all_rows(s.batched);      // [n] summation order of every row
-    const std::span<const uint8_t> out_rows(s.out_batched);  // [n_out] ... of the rows kept for logits
+    const backend::KvRows kv_rows{s.seq, s.pos};
 
     kernels::cpu::RopeConfig rope;
     rope.n_rot = hp.n_rot;
@@ -91,8 +79,7 @@ void llama_forward(const Model& model, backend::Backend& be, KvCache& cache, std
     // embedding: x = token_embd[token]
     be.get_rows(w.token_embd, s.tokens, x);
 
-    int64_t n_cur = n;                             // rows still flowing through the layers
-    std::span<const uint8_t> cur_rows = all_rows;  // [n_cur] their summation order
+    int64_t n_cur = n;  // rows still flowing through the layers
     for (int il = 0; il < hp.n_layer; ++il) {
         const LayerWeights& l = w.layers[static_cast<size_t>(il)];
         const bool last = il + 1 == hp.n_layer;
@@ -102,7 +89,7 @@ void llama_forward(const Model& model, backend::Backend& be, KvCache& cache, std
 
         // qkv: q = xb·Wqᵀ (+ bq), k = xb·Wkᵀ (+ bk), v = xb·Wvᵀ (+ bv)
         const backend::MatmulJob qkv[] = {{&l.wq, q}, {&l.wk, k}, {&l.wv, v}};
-        be.matmul(qkv, xb, all_rows);
+        be.matmul(qkv, xb, n);
         if (l.bq.present()) be.add_bias(q, l.bq, n, n_embd_q);
         if (l.bk.present()) be.add_bias(k, l.bk, n, n_embd_kv);
         if (l.bv.present()) be.add_bias(v, l.bv, n, n_embd_kv);
@@ -116,14 +103,13 @@ void llama_forward(const Model& model, backend::Backend& be, KvCache& cache, std
         if (last && n_out == 0) break;  // the cache is complete and nothing reads this layer's output
         be.attention(cache, il, kv_rows, q, hp.n_head, hp.n_head_kv, hp.head_dim, attn_scale, att);
         const backend::MatmulJob out_proj[] = {{&l.wo, xb2}};
-        be.matmul(out_proj, att, all_rows);
+        be.matmul(out_proj, att, n);
         if (l.bo.present()) be.add_bias(xb2, l.bo, n, n_embd);
         if (last && n_out < n) {
             keep_output_rows(xb2, n_embd);
             keep_output_rows(x, n_embd);
             n_cur = n_out;
         }
-        if (last) cur_rows = out_rows;  // llama.cpp runs the last FFN as a pass of the n_out rows
 
         // residual: x = x + attention output
         be.add(xb2, x, x, n_cur * n_embd);
@@ -133,10 +119,10 @@ void llama_forward(const Model& model, backend::Backend& be, KvCache& cache, std
 
         // ffn: xb2 = (silu(xb·Wgateᵀ) * xb·Wupᵀ)·Wdownᵀ
         const backend::MatmulJob gate_up[] = {{&l.ffn_gate, hb}, {&l.ffn_up, hb2}};
-        be.matmul(gate_up, xb, cur_rows);
+        be.matmul(gate_up, xb, n_cur);
         be.swiglu(hb, hb2, hb, n_cur, n_ff);
         const backend::MatmulJob down[] = {{&l.ffn_down, xb2}};
-        be.matmul(down, hb, cur_rows);
+        be.matmul(down, hb, n_cur);
 
         // residual: x = x + ffn output
         be.add(xb2, x, x, n_cur * n_embd);
@@ -146,7 +132,7 @@ void llama_forward(const Model& model, backend::Backend& be, KvCache& cache, std
     // output: final norm and the vocabulary projection of the n_out rows left: logits [n_out][n_vocab]
     be.rms_norm(x, w.output_norm, n_out, n_embd, hp.norm_eps, xb);
     const backend::MatmulJob vocab[] = {{&w.output, logits}};
-    be.matmul(vocab, xb, out_rows);
+    be.matmul(vocab, xb, n_out);
 }
 
 }  // namespace peregrine

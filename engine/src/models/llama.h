@@ -12,10 +12,9 @@
 
 namespace peregrine {
 
-// How llama.cpp would have run the pass that computes a row. Its CPU kernels sum in a different order
-// for multi-row passes than for single rows and size the attention's KV view by the sequence length, so
-// this per-row record is what lets a recomputation (the no-KV-cache mode) reproduce the cached path's
-// logits bit for bit.
+// How the pass that computed a row was shaped. The CPU kernels' results no longer depend on it (each
+// output element is computed the same way whatever the batch; kernels/cpu/matmul.h), so llama_forward
+// ignores it; the context still records it per row, and it can go once the context stops passing it.
 struct RowShape {
     bool batched;      // the pass had two or more rows
     bool out_batched;  // the pass had two or more rows wanting logits
@@ -35,17 +34,14 @@ struct ForwardScratch {
     std::vector<float> hb;     // [n][n_ff]       FFN gate, then silu(gate) * up
     std::vector<float> hb2;    // [n][n_ff]       FFN up
     std::vector<int32_t> tokens, pos, seq;  // [n] per-row inputs
-    std::vector<int32_t> kv_view;           // [n] from RowShape
-    std::vector<uint8_t> batched;           // [n] from RowShape
     std::vector<int32_t> logit_rows;        // [n_logits] rows whose logits are wanted
-    std::vector<uint8_t> out_batched;       // [n_logits] from RowShape
 
     void reserve(const ModelInfo& info, int64_t n_rows);
 };
 
 // Runs the rows through the model. Each row's sequence must already have KV slots up to its position
 // (KvCache::grow); the pass writes every row's K/V for every layer before that layer's attention, so
-// several rows of one sequence attend to each other causally. shapes[r] describes row r (RowShape).
+// several rows of one sequence attend to each other causally. `shapes` is unused (RowShape).
 // Writes logits [n_logit_rows][n_vocab] for the rows with want_logits, in row order.
 void llama_forward(const Model& model, backend::Backend& be, KvCache& cache, std::span<const BatchRow> rows,
                    std::span<const RowShape> shapes, ForwardScratch& s, float* logits);

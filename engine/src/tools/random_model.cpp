@@ -1,7 +1,10 @@
 #include "peregrine/random_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
+#include <thread>
+#include <vector>
 
 #include "kernels/cpu/quantize.h"
 #include "peregrine/error.h"
@@ -31,19 +34,8 @@ private:
     uint64_t state_;
 };
 
-TensorType storage_type_for_row(TensorType wanted, int64_t row) {
-    if (row % tensor_type_traits(wanted).block_size == 0) return wanted;
-    if (row % 32 == 0 && tensor_type_traits(wanted).quantized) return TensorType::Q8_0;
-    return TensorType::F16;
-}
-
-std::vector<uint8_t> encode_rows(TensorType type, const std::vector<float>& values, int64_t row, int64_t rows) {
-    std::vector<uint8_t> bytes(tensor_row_size(type, row) * rows);
-    for (int64_t r = 0; r < rows; ++r) {
-        kernels::cpu::quantize_row_reference(type, values.data() + r * row, bytes.data() + r * tensor_row_size(type, row), row);
-    }
-    return bytes;
-}
+// Values generated and quantized per chunk of rows (memory stays at a few MB for any tensor size).
+constexpr int64_t kChunkElements = 4 << 20;
 
 }  // namespace
 
@@ -106,30 +98,33 @@ void write_random_model(const RandomModelSpec& spec, const gguf::GgufFile& token
     writer.set_float32(a + ".attention.layer_norm_rms_epsilon", spec.norm_eps);
     writer.copy_metadata(tokenizer_source, "tokenizer.");
 
-    WeightRng rng(spec.seed);
-    auto random_values = [&](int64_t count, float scale) {
-        std::vector<float> v(count);
-        for (auto& x : v) x = rng.normal() * scale;
-        return v;
+    if (const auto ft = quant_scheme_file_type(spec.scheme)) writer.set_uint32("general.file_type", *ft);
+
+    // Declare every tensor (name, type, shape) first; write_streaming then asks for each one's data in
+    // order and the generator below produces it, so the values do not depend on the tensor types.
+    struct Planned {
+        TensorType type;
+        int64_t row;
+        int64_t rows;
+        float scale;  // weights: N(0, scale^2); vectors of ones have scale 0
+        bool ones;
     };
+    std::vector<Planned> planned;
+    const QuantPlan plan(spec.scheme, spec.n_layer, !spec.tied_output, false);
     auto add_matrix = [&](const std::string& name, int64_t row, int64_t rows) {
-        const TensorType type = storage_type_for_row(spec.weight_type, row);
+        const TensorType type = plan.type_for(name, {row, rows}, TensorType::F32);
+        writer.declare_tensor(name, type, {row, rows});
         // 1/sqrt(fan_in) keeps every layer's outputs at unit scale.
-        const auto values = random_values(row * rows, 1.0f / std::sqrt(static_cast<float>(row)));
-        writer.add_tensor(name, type, {row, rows}, encode_rows(type, values, row, rows));
+        planned.push_back({type, row, rows, 1.0f / std::sqrt(static_cast<float>(row)), false});
     };
     auto add_vector = [&](const std::string& name, int64_t n, float value_scale, bool ones) {
-        std::vector<float> v = ones ? std::vector<float>(n, 1.0f) : random_values(n, value_scale);
-        writer.add_tensor(name, TensorType::F32, {n},
-                          {reinterpret_cast<const uint8_t*>(v.data()), v.size() * sizeof(float)});
+        writer.declare_tensor(name, TensorType::F32, {n});
+        planned.push_back({TensorType::F32, n, 1, value_scale, ones});
     };
 
-    const size_t total = 3 + static_cast<size_t>(spec.n_layer);
-    size_t done = 0;
     add_matrix("token_embd.weight", spec.n_embd, n_vocab);
     add_vector("output_norm.weight", spec.n_embd, 0, true);
     if (!spec.tied_output) add_matrix("output.weight", spec.n_embd, n_vocab);
-    if (progress) progress(done += 3, total);
     for (int il = 0; il < spec.n_layer; ++il) {
         const std::string p = "blk." + std::to_string(il) + ".";
         add_vector(p + "attn_norm.weight", spec.n_embd, 0, true);
@@ -146,9 +141,35 @@ void write_random_model(const RandomModelSpec& spec, const gguf::GgufFile& token
         add_matrix(p + "ffn_gate.weight", spec.n_embd, spec.n_ff);
         add_matrix(p + "ffn_up.weight", spec.n_embd, spec.n_ff);
         add_matrix(p + "ffn_down.weight", spec.n_ff, spec.n_embd);
-        if (progress) progress(++done, total);
     }
-    writer.write(out_path);
+
+    // Values are drawn in order on this thread (so they do not depend on the thread count), a chunk of
+    // rows at a time; the chunk is quantized by all cores (the K-quant search is the slow part).
+    WeightRng rng(spec.seed);
+    const int n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    std::vector<float> values;
+    writer.write_streaming(out_path, [&](size_t index, std::span<uint8_t> data) {
+        const Planned& t = planned[index];
+        const size_t row_bytes = tensor_row_size(t.type, t.row);
+        const int64_t chunk = std::max<int64_t>(1, kChunkElements / t.row);
+        for (int64_t r0 = 0; r0 < t.rows; r0 += chunk) {
+            const int64_t rows = std::min(chunk, t.rows - r0);
+            values.resize(static_cast<size_t>(rows * t.row));
+            for (auto& v : values) v = t.ones ? 1.0f : rng.normal() * t.scale;
+            const auto quantize = [&](int64_t begin, int64_t end) {
+                for (int64_t r = begin; r < end; ++r) {
+                    kernels::cpu::quantize_row_reference(t.type, values.data() + r * t.row,
+                                                         data.data() + static_cast<size_t>(r0 + r) * row_bytes, t.row);
+                }
+            };
+            const int nth = static_cast<int>(std::min<int64_t>(n_threads, rows));
+            std::vector<std::thread> workers;
+            for (int ith = 1; ith < nth; ++ith) workers.emplace_back(quantize, rows * ith / nth, rows * (ith + 1) / nth);
+            quantize(0, rows / nth);
+            for (auto& w : workers) w.join();
+        }
+        if (progress) progress(index + 1, planned.size());
+    });
 }
 
 }  // namespace peregrine

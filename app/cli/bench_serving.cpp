@@ -1,0 +1,195 @@
+#include "bench_serving.h"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <random>
+
+#include "peregrine/engine.h"
+#include "peregrine/loaded_model.h"
+
+namespace peregrine::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Mode {
+    const char* name;
+    SchedulingMode scheduling;
+    bool one_slot;  // one-at-a-time: a single sequence, whatever the concurrency
+};
+
+constexpr Mode kModes[] = {{"continuous", SchedulingMode::Continuous, false},
+                           {"static", SchedulingMode::Static, false},
+                           {"one-at-a-time", SchedulingMode::Continuous, true}};
+
+struct Workload {
+    std::vector<std::vector<int32_t>> prompts;
+    std::vector<int> lengths;  // tokens each request generates
+    int n_ctx = 0;
+};
+
+struct Result {
+    double seconds = 0;
+    uint64_t tokens = 0;
+    std::vector<double> ttft_ms, itl_ms;
+    double tokens_per_second() const { return seconds > 0 ? static_cast<double>(tokens) / seconds : 0; }
+};
+
+double percentile(std::vector<double> v, double p) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    const size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
+    return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+// The same requests for every mode of one concurrency: random token ids (the model's output does not
+// matter, only the shapes), lengths fixed up front.
+Workload make_workload(const ServingBenchOptions& opt, int n_requests, int32_t n_vocab) {
+    Workload w;
+    std::mt19937 rng(1234);
+    std::uniform_int_distribution<int32_t> token(std::min<int32_t>(3, n_vocab - 1), n_vocab - 1);
+    int max_len = 0;
+    for (int i = 0; i < n_requests; ++i) {
+        const int p = opt.mixed_lengths ? std::max(1, opt.n_prompt * (1 + (i * 3) % 4) / 2) : opt.n_prompt;
+        const int n = opt.mixed_lengths ? std::max(1, opt.n_gen * (1 + (i * 5) % 8) / 4) : opt.n_gen;
+        std::vector<int32_t> prompt(static_cast<size_t>(p));
+        for (int32_t& t : prompt) t = token(rng);
+        w.prompts.push_back(std::move(prompt));
+        w.lengths.push_back(n);
+        max_len = std::max(max_len, p + n);
+    }
+    w.n_ctx = max_len + 8;
+    return w;
+}
+
+Result run_mode(const LoadedModel& model, const ServingBenchOptions& opt, const Workload& w, int concurrency,
+                const Mode& mode) {
+    EngineParams ep;
+    ep.context.n_ctx = w.n_ctx;
+    ep.context.n_threads = opt.n_threads;
+    ep.context.n_seq_max = mode.one_slot ? 1 : concurrency;
+    ep.context.prefix_cache = false;  // random prompts share nothing; keep the pool's behaviour plain
+    ep.max_batch_tokens = opt.max_batch_tokens;
+    ep.scheduling = mode.scheduling;
+    EngineCore core(model, ep);
+
+    const auto request = [&](size_t i) {
+        EngineRequest r;
+        r.prompt = w.prompts[i];
+        r.max_tokens = w.lengths[i];
+        r.sampling.temperature = 0;
+        r.stop_at_eog = false;
+        return r;
+    };
+    // Warm-up: touches the weights and grows the scratch buffers before the clock starts.
+    core.submit(0, request(0), {});
+    while (core.has_work()) core.step();
+
+    Result result;
+    std::vector<Clock::time_point> last(w.prompts.size());
+    std::vector<bool> started(w.prompts.size(), false);
+    const auto t0 = Clock::now();
+    for (size_t i = 0; i < w.prompts.size(); ++i) {
+        core.submit(i + 1, request(i), [&, i](const RequestUpdate& u) {
+            if (u.tokens.empty()) return;
+            const auto now = Clock::now();
+            if (!started[i]) {
+                result.ttft_ms.push_back(std::chrono::duration<double, std::milli>(now - t0).count());
+                started[i] = true;
+            } else {
+                result.itl_ms.push_back(std::chrono::duration<double, std::milli>(now - last[i]).count());
+            }
+            last[i] = now;
+            result.tokens += u.tokens.size();
+        });
+    }
+    while (core.has_work()) core.step();
+    result.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    return result;
+}
+
+nlohmann::json result_json(const Result& r) {
+    return {{"tokens", r.tokens},
+            {"seconds", r.seconds},
+            {"tokens_per_second", r.tokens_per_second()},
+            {"ttft_ms_p50", percentile(r.ttft_ms, 50)},
+            {"ttft_ms_p99", percentile(r.ttft_ms, 99)},
+            {"itl_ms_p50", percentile(r.itl_ms, 50)},
+            {"itl_ms_p99", percentile(r.itl_ms, 99)}};
+}
+
+}  // namespace
+
+void add_serving_bench_options(CLI::App& bench, ServingBenchOptions& options) {
+    bench.add_option("--concurrency", options.concurrency,
+                     "Serving benchmark: concurrent streams to test, e.g. 1,4,16 (continuous vs static batching vs "
+                     "one at a time)")
+        ->delimiter(',')
+        ->check(CLI::Range(1, 1024));
+    bench.add_flag("--mixed-lengths", options.mixed_lengths,
+                   "Serving benchmark: prompts from p/2 to 2p and generations from n/4 to 2n tokens");
+    bench.add_option("--rounds", options.rounds, "Serving benchmark: requests per stream")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1000));
+}
+
+int run_serving_bench(const ServingBenchOptions& opt) {
+    const LoadedModel model = LoadedModel::load(opt.model_path);
+    nlohmann::json out = {{"model", opt.model_path}, {"n_prompt", opt.n_prompt}, {"n_gen", opt.n_gen},
+                          {"mixed_lengths", opt.mixed_lengths}, {"rounds", opt.rounds}, {"threads", opt.n_threads},
+                          {"runs", nlohmann::json::array()}};
+    if (!opt.json) {
+        std::printf("model %s, prompt %d, generate %d%s, %d requests per stream, %d threads\n",
+                    opt.model_path.c_str(), opt.n_prompt, opt.n_gen, opt.mixed_lengths ? " (mixed lengths)" : "",
+                    opt.rounds, opt.n_threads);
+        std::printf("%11s %-14s %10s %10s %10s %10s %10s\n", "concurrency", "mode", "tok/s", "TTFT p50", "TTFT p99",
+                    "ITL p50", "ITL p99");
+    }
+    std::map<std::pair<int, std::string>, double> tps;
+    for (int c : opt.concurrency) {
+        const Workload w = make_workload(opt, c * opt.rounds, model.vocab->n_tokens());
+        for (const Mode& mode : kModes) {
+            if (c == 1 && &mode != &kModes[0]) continue;  // with one slot all three modes are the same
+            const Result r = run_mode(model, opt, w, c, mode);
+            tps[{c, mode.name}] = r.tokens_per_second();
+            nlohmann::json j = result_json(r);
+            j["concurrency"] = c;
+            j["mode"] = mode.name;
+            out["runs"].push_back(j);
+            if (!opt.json) {
+                std::printf("%11d %-14s %10.1f %8.1fms %8.1fms %8.1fms %8.1fms\n", c, mode.name,
+                            r.tokens_per_second(), percentile(r.ttft_ms, 50), percentile(r.ttft_ms, 99),
+                            percentile(r.itl_ms, 50), percentile(r.itl_ms, 99));
+                std::fflush(stdout);
+            }
+        }
+    }
+    const int top = *std::max_element(opt.concurrency.begin(), opt.concurrency.end());
+    const double single = tps.count({1, "continuous"}) ? tps[{1, "continuous"}] : 0;
+    nlohmann::json ratios = nlohmann::json::object();
+    if (single > 0) ratios[fmt::format("continuous_c{}_over_c1", top)] = tps[{top, "continuous"}] / single;
+    for (int c : opt.concurrency) {
+        if (c > 1 && tps[{c, "static"}] > 0) {
+            ratios[fmt::format("continuous_over_static_c{}", c)] = tps[{c, "continuous"}] / tps[{c, "static"}];
+        }
+        if (c > 1 && tps[{c, "one-at-a-time"}] > 0) {
+            ratios[fmt::format("continuous_over_one_at_a_time_c{}", c)] = tps[{c, "continuous"}] / tps[{c, "one-at-a-time"}];
+        }
+    }
+    out["ratios"] = ratios;
+    if (opt.json) {
+        std::puts(out.dump(2).c_str());
+    } else {
+        for (const auto& [name, value] : ratios.items()) std::printf("%s: %.2fx\n", name.c_str(), value.get<double>());
+    }
+    return 0;
+}
+
+}  // namespace peregrine::cli

@@ -1,0 +1,340 @@
+// The speculative / guided generation loop (see peregrine/speculative.h). One iteration:
+//   settle   every logit row of the last pass decides the token of its position (forced by the grammar,
+//            or chosen by TokenVerifier from the masked row and that position's guess); tokens go
+//            through the TokenSink one by one; the first token that is not the guess ends the row scan;
+//   rollback the target's KV keeps only rows whose tokens were kept (Context::truncate_sequence);
+//   force    while the grammar leaves one possible text, its tokens are emitted without sampling;
+//   draft    the source guesses up to K tokens (K from the DraftLengthController, capped by n_predict and
+//            the context), cut where the grammar would refuse them;
+//   verify   one target pass over the tokens not yet in its KV (the last emitted token and any forced
+//            ones) plus the guesses, logits for the last of the former and for every guess.
+// With no source and no grammar this is generate()'s loop, one row per pass.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <optional>
+
+#include "peregrine/batch.h"
+#include "peregrine/error.h"
+#include "peregrine/grammar.h"
+#include "peregrine/log.h"
+#include "peregrine/speculative.h"
+#include "peregrine/vocab.h"
+#include "speculative/draft_length_controller.h"
+#include "speculative/token_sink.h"
+#include "speculative/token_verifier.h"
+
+namespace peregrine {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point start) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// Like generate(): the sequence is removed however generation ends.
+struct SequenceGuard {
+    Context& context;
+    int32_t seq_id;
+    ~SequenceGuard() { context.remove_sequence(seq_id); }
+};
+
+struct SourceGuard {
+    DraftSource* source;
+    ~SourceGuard() {
+        if (source) source->end();
+    }
+};
+
+void validate(const Context& context, const Vocab& vocab, std::span<const int32_t> prompt,
+              const GenerationParams& params, const SpeculativeOptions& options) {
+    if (prompt.empty()) throw InvalidRequestError("the prompt is empty: nothing to generate from");
+    if (static_cast<int64_t>(prompt.size()) >= context.n_ctx()) {
+        throw InvalidRequestError("the prompt has " + std::to_string(prompt.size()) + " tokens but the context holds " +
+                                  std::to_string(context.n_ctx()) + " (raise -c/--ctx-size or shorten the prompt)");
+    }
+    if (context.sequence_length(params.seq_id) != 0) {
+        throw InvalidRequestError("sequence " + std::to_string(params.seq_id) + " is already in use");
+    }
+    if (params.n_batch <= 0) throw InvalidRequestError("n_batch must be positive");
+    if (options.draft_k < 0 || options.draft_k > 64) {
+        throw InvalidRequestError("draft_k must be in [0, 64], got " + std::to_string(options.draft_k));
+    }
+    if (context.model().info().n_vocab != vocab.n_tokens()) {
+        throw InvalidRequestError("the model has " + std::to_string(context.model().info().n_vocab) +
+                                  " logits per row but the vocabulary " + std::to_string(vocab.n_tokens()) + " tokens");
+    }
+}
+
+class SpeculativeLoop {
+public:
+    SpeculativeLoop(Context& context, const Vocab& vocab, std::span<const int32_t> prompt,
+                    const GenerationParams& params, const SpeculativeOptions& options, const TextCallback& on_text,
+                    SpeculativeResult& out)
+        : context_(context),
+          vocab_(vocab),
+          params_(params),
+          options_(options),
+          result_(out.generation),
+          stats_(out.speculative),
+          n_vocab_(vocab.n_tokens()),
+          sampler_(params.sampling, vocab.n_tokens()),
+          sink_(vocab, params, sampler_, on_text, context.n_ctx(), out.generation),
+          verifier_(sampler_, sampler_.seed()),
+          controller_(options.draft_k, options.adaptive_k),
+          source_(options.draft_k > 0 ? options.draft : nullptr) {
+        result_.prompt_tokens.assign(prompt.begin(), prompt.end());
+        result_.stats.n_prompt_tokens = static_cast<int>(prompt.size());
+        result_.seed = sampler_.seed();
+        for (int32_t t : prompt) sampler_.accept(t);
+        history_.assign(prompt.begin(), prompt.end());
+        if (options.grammar) {
+            auto vocabulary = options.grammar_vocabulary ? options.grammar_vocabulary
+                                                         : std::make_shared<const GrammarVocabulary>(vocab);
+            grammar_.emplace(options.grammar, std::move(vocabulary));
+        }
+    }
+
+    void run() {
+        SourceGuard source_guard{source_};
+        if (source_) source_->begin({params_.sampling, sampler_.seed(), n_vocab_, history_});
+        prefill();
+        while (!sink_.stopped()) {
+            settle();
+            if (sink_.stopped()) break;
+            force();
+            if (sink_.stopped()) break;
+            draft();
+            verify();
+        }
+        sink_.finish();
+        stats_.n_generated = result_.stats.n_generated;
+    }
+
+private:
+    void prefill() {
+        const size_t n = history_.size();
+        Batch batch;
+        for (size_t begin = 0; begin < n; begin += size_t(params_.n_batch)) {
+            const size_t end = std::min(n, begin + size_t(params_.n_batch));
+            batch.clear();
+            for (size_t i = begin; i < end; ++i) batch.add(params_.seq_id, int32_t(i), history_[i], i + 1 == n);
+            logits_ = context_.decode(batch);
+            ++stats_.n_forward_passes;
+        }
+        kv_len_ = n;
+        pass_base_ = n;
+        sink_.prompt_done();
+    }
+
+    // The token of one position: forced by the grammar, or chosen from the (masked) logits row.
+    int32_t choose(size_t row, int32_t guess, const float* q) {
+        const std::span<const float> raw = logits_.subspan(row * size_t(n_vocab_), size_t(n_vocab_));
+        if (options_.on_logits) options_.on_logits(int32_t(pass_base_ + row), raw);
+        if (grammar_ && options_.force_grammar_tokens) {
+            const int32_t forced = grammar_->forced_token();
+            if (forced >= 0) {
+                ++stats_.n_forced;
+                return forced;
+            }
+        }
+        if (!grammar_) return verifier_.choose(raw, guess, q);
+        masked_.assign(raw.begin(), raw.end());
+        grammar_->apply_mask(masked_);
+        if (std::none_of(masked_.begin(), masked_.end(), [](float l) { return l > -HUGE_VALF; })) {
+            throw InvalidRequestError("the grammar allows no token of this vocabulary after the text \"" +
+                                      vocab_.detokenize(result_.tokens, false, false) + "\"");
+        }
+        return verifier_.choose(masked_, guess, q);
+    }
+
+    // Emits one token; false when generation is over.
+    bool emit(int32_t token) {
+        if (grammar_ && !grammar_->accept_token(token)) {
+            throw Error("internal error: a token chosen under the grammar mask was refused by the grammar");
+        }
+        if (!sink_.push(token)) return false;
+        history_.push_back(token);
+        if (grammar_ && grammar_->finished()) {
+            sink_.stop(StopReason::EndOfGeneration);
+            return false;
+        }
+        return true;
+    }
+
+    void settle() {
+        if (source_ && source_->wants_predictions()) observe_predictions();
+        const size_t n_guesses = n_valid_ + (tail_guess_ ? 1 : 0);
+        size_t accepted = 0;
+        bool rejected = false;
+        for (size_t j = 0; j <= n_valid_; ++j) {
+            const bool has_guess = j < n_guesses;
+            const int32_t guess = has_guess ? draft_.tokens[j] : -1;
+            const float* q = has_guess && draft_.sampled() ? draft_.probs.data() + j * size_t(n_vocab_) : nullptr;
+            const int32_t token = choose(j, guess, q);
+            if (!emit(token)) break;
+            if (has_guess && token == guess && j < n_valid_) {
+                ++accepted;
+                continue;
+            }
+            rejected = has_guess;
+            break;
+        }
+        stats_.n_drafted += int64_t(n_guesses);
+        stats_.n_accepted += int64_t(accepted);
+        if (n_guesses > 0) ++stats_.n_verify_passes;
+        if (pass_rows_ > 0) {
+            controller_.record(int(n_guesses), int(accepted), rejected, pass_draft_ms_, pass_verify_ms_, pass_rows_);
+        }
+        // Rows of rejected guesses leave the KV cache; the accepted guesses' rows stay.
+        const size_t keep = pass_base_ + accepted;
+        if (keep < kv_len_) {
+            context_.truncate_sequence(params_.seq_id, int32_t(keep));
+            kv_len_ = keep;
+        }
+    }
+
+    // The target's argmax of every row of the last pass (ties: lowest id), for lookahead's next guesses.
+    void observe_predictions() {
+        predictions_.clear();
+        for (size_t j = 0; j <= n_valid_; ++j) {
+            const std::span<const float> row = logits_.subspan(j * size_t(n_vocab_), size_t(n_vocab_));
+            predictions_.push_back(int32_t(std::max_element(row.begin(), row.end()) - row.begin()));
+        }
+        source_->observe(int64_t(pass_base_), predictions_);
+    }
+
+    void force() {
+        if (!grammar_ || !options_.force_grammar_tokens) return;
+        for (int32_t forced = grammar_->forced_token(); forced >= 0; forced = grammar_->forced_token()) {
+            ++stats_.n_forced;
+            if (!emit(forced)) return;
+        }
+    }
+
+    void draft() {
+        draft_.clear();
+        n_valid_ = 0;
+        tail_guess_ = false;
+        pass_draft_ms_ = 0;
+        if (!source_) return;
+        int k = controller_.next_k();
+        stats_.last_k = k;
+        // Guess i goes at position history.size() + i and plain decoding never feeds position n_ctx - 1;
+        // the pass yields at most k + 1 tokens, so more than remaining - 1 guesses would be wasted.
+        k = std::min<int64_t>({k, int64_t(sink_.remaining()) - 1, int64_t(context_.n_ctx()) - 1 - int64_t(history_.size())});
+        if (k <= 0) return;
+        const auto start = Clock::now();
+        source_->propose(history_, k, draft_);
+        pass_draft_ms_ = ms_since(start);
+        stats_.draft_ms += pass_draft_ms_;
+        if (draft_.tokens.size() > size_t(k)) draft_.tokens.resize(size_t(k));
+        if (draft_.sampled() && draft_.probs.size() < draft_.tokens.size() * size_t(n_vocab_)) {
+            throw Error("draft source '" + std::string(source_->name()) + "' returned too few distributions");
+        }
+        for (int32_t t : draft_.tokens) {
+            if (t < 0 || t >= n_vocab_) {
+                throw Error("draft source '" + std::string(source_->name()) + "' guessed token id " +
+                            std::to_string(t) + ", outside the vocabulary");
+            }
+        }
+        cut_draft();
+    }
+
+    // Keeps the guesses that can be verified: up to the first one the grammar refuses (that one is kept
+    // aside as the tail guess: its rejection is certain but its q still shapes the residual draw), up to
+    // the first one that differs from a forced token (rejected for certain, nothing to draw), and up to
+    // an end-of-generation guess (nothing follows it).
+    void cut_draft() {
+        const size_t n = draft_.tokens.size();
+        std::optional<GrammarMatcher> look;
+        if (grammar_) look.emplace(*grammar_);
+        for (size_t i = 0; i < n; ++i) {
+            const int32_t guess = draft_.tokens[i];
+            if (look) {
+                const int32_t forced = options_.force_grammar_tokens ? look->forced_token() : -1;
+                if (forced >= 0 && forced != guess) break;
+                if (forced < 0 && !look->is_allowed(guess)) {
+                    tail_guess_ = true;
+                    break;
+                }
+                look->accept_token(guess);
+            }
+            ++n_valid_;
+            if (vocab_.is_eog(guess)) break;
+        }
+    }
+
+    void verify() {
+        // Rows not yet in the KV cache: the last emitted token and any forced ones after it.
+        const size_t first = kv_len_;
+        const size_t last = history_.size() - 1;
+        const size_t final_capacity = std::max(size_t(params_.n_batch), 1 + n_valid_);
+        const auto start = Clock::now();
+        Batch batch;
+        size_t i = first;
+        // Long forced runs are fed in n_batch chunks before the final pass with the guesses.
+        while (last + 1 - i + n_valid_ > final_capacity) {
+            const size_t end = std::min(last, i + size_t(params_.n_batch));
+            batch.clear();
+            for (; i < end; ++i) batch.add(params_.seq_id, int32_t(i), history_[i], false);
+            context_.decode(batch);
+            ++stats_.n_forward_passes;
+        }
+        batch.clear();
+        for (; i <= last; ++i) batch.add(params_.seq_id, int32_t(i), history_[i], i == last);
+        for (size_t j = 0; j < n_valid_; ++j) batch.add(params_.seq_id, int32_t(last + 1 + j), draft_.tokens[j], true);
+        logits_ = context_.decode(batch);
+        ++stats_.n_forward_passes;
+        pass_rows_ = int(batch.size());
+        pass_verify_ms_ = ms_since(start);
+        stats_.verify_ms += pass_verify_ms_;
+        pass_base_ = history_.size();
+        kv_len_ = history_.size() + n_valid_;
+    }
+
+    Context& context_;
+    const Vocab& vocab_;
+    const GenerationParams& params_;
+    const SpeculativeOptions& options_;
+    GenerationResult& result_;
+    SpeculativeStats& stats_;
+    const int32_t n_vocab_;
+    Sampler sampler_;
+    TokenSink sink_;
+    TokenVerifier verifier_;
+    DraftLengthController controller_;
+    DraftSource* source_;
+    std::optional<GrammarMatcher> grammar_;
+
+    std::vector<int32_t> history_;       // prompt + every emitted token
+    std::span<const float> logits_;      // [rows][n_vocab] of the last pass, valid until the next decode
+    std::vector<float> masked_;          // (n_vocab) one row with the grammar's mask applied
+    size_t kv_len_ = 0;                  // tokens of history_ (and guesses) in the target's KV sequence
+    size_t pass_base_ = 0;               // position predicted by the last pass's first logits row
+    Draft draft_;
+    std::vector<int32_t> predictions_;   // the target's argmax per row, for sources that learn from it
+    size_t n_valid_ = 0;                 // guesses fed to the last pass
+    bool tail_guess_ = false;            // draft_.tokens[n_valid_] was refused by the grammar
+    int pass_rows_ = 0;
+    double pass_draft_ms_ = 0, pass_verify_ms_ = 0;
+};
+
+}  // namespace
+
+SpeculativeResult generate_speculative(Context& context, const Vocab& vocab, std::span<const int32_t> prompt,
+                                       const GenerationParams& params, const SpeculativeOptions& options,
+                                       const TextCallback& on_text) {
+    validate(context, vocab, prompt, params, options);
+    SequenceGuard guard{context, params.seq_id};
+    SpeculativeResult out;
+    SpeculativeLoop loop(context, vocab, prompt, params, options, on_text, out);
+    loop.run();
+    log_debug("speculative generation: {} tokens, {} guesses, {} kept, {} forced, {} forward passes",
+              out.speculative.n_generated, out.speculative.n_drafted, out.speculative.n_accepted,
+              out.speculative.n_forced, out.speculative.n_forward_passes);
+    return out;
+}
+
+}  // namespace peregrine
