@@ -130,8 +130,8 @@ private slots:
         const auto t = static_cast<TensorType>(type);
         const TensorType xt = vec_dot_type(t);
         std::mt19937 rng(static_cast<uint32_t>(type * 1000 + n + path));
-        const size_t w_stride = tensor_row_size(t, n) + 6;   // off the blocks' natural spacing
-        const size_t x_stride = tensor_row_size(xt, n) + 2;
+        const size_t w_stride = tensor_row_size(t, n) + 8;   // off the blocks' natural spacing, float-aligned
+        const size_t x_stride = tensor_row_size(xt, n) + 4;   // keeps Q8_K's float scale 4-byte aligned
         const size_t scratch_bytes = vec_dot_gemm_scratch_bytes(t, n);
         std::vector<uint8_t> scratch(scratch_bytes + 1);
         for (int64_t rows : {1, 3, 4, 5, 9}) {
