@@ -10,6 +10,10 @@
 //    (fp16.h, quant_blocks.h's helpers, the standard library's templates) is called: the linker keeps one
 //    copy of an inline function, and it might pick the one compiled with AVX flags;
 //  * no static initialisation that runs code.
+// Shared SIMD code therefore comes in two forms: headers included only by the files of one ISA, with
+// everything in an anonymous namespace (simd_vec_avx2.h, simd_vec_avx512.h, q8_0_family_avx512.h), and
+// templates instantiated on a type from the including file's anonymous namespace (simd_tile_driver.h,
+// attention_simd.h, elementwise_simd.h), which makes every instantiation local to that file.
 //
 // Arguments are already checked by the dispatcher: n is a whole number of blocks (n >= 0).
 //
@@ -19,9 +23,10 @@
 //    are bit-identical with the scalar path;
 //  * the 32-value block types and the float types accumulate in SIMD lanes, so they agree with the
 //    scalar path to rounding;
-//  * for a given path, vec_dot, the rows kernel and the tile kernel give bit-identical results for the
-//    same (weight row, activation row) pair: the multi-row kernels only share loads, never reorder sums
-//    (simd_tile_driver.h chooses which rows share a tile).
+//  * for a given path, vec_dot, the rows kernel, the tile kernel and the GEMM give bit-identical results
+//    for the same (weight row, activation row) pair: the multi-row kernels only share loads (or unpack
+//    operands ahead into scratch), never reorder sums (simd_tile_driver.h chooses which rows share a
+//    tile). This is what makes a row's logits independent of the batch it is computed in.
 #pragma once
 
 #include <cstddef>
@@ -92,16 +97,13 @@ void vec_dot_tile_q6_k(int64_t n, const void* w, size_t w_row_stride, int64_t n_
                        size_t x_row_stride, int64_t n_x, float* out, size_t out_stride);
 void quantize_row_q8_0(const float* src, void* dst, int64_t n);
 void quantize_row_q8_k(const float* src, void* dst, int64_t n);
-// vec_dot_float_avx512.cpp: tiles for the float types and the F32 GEMM (gemm_float_scratch_bytes).
+// vec_dot_float_avx512.cpp: tiles (4 weight rows x up to 4 activation rows) for the float types.
 void vec_dot_tile_f32(int64_t n, const void* w, size_t w_row_stride, int64_t n_rows, const void* x,
                       size_t x_row_stride, int64_t n_x, float* out, size_t out_stride);
 void vec_dot_tile_f16(int64_t n, const void* w, size_t w_row_stride, int64_t n_rows, const void* x,
                       size_t x_row_stride, int64_t n_x, float* out, size_t out_stride);
 void vec_dot_tile_bf16(int64_t n, const void* w, size_t w_row_stride, int64_t n_rows, const void* x,
                        size_t x_row_stride, int64_t n_x, float* out, size_t out_stride);
-size_t gemm_float_scratch_bytes(int64_t n);
-void gemm_f32(int64_t n, const void* w, size_t w_row_stride, int64_t n_rows, const void* x, size_t x_row_stride,
-              int64_t n_x, float* out, size_t out_stride, void* scratch);
 // gemm_avx512.cpp: the matrix-matrix form of vec_dot_tile (same results) with caller scratch of
 // gemm_scratch_bytes(n) bytes; gemm_chunk_rows(n) activation rows are unpacked at a time.
 size_t gemm_scratch_bytes(int64_t n);

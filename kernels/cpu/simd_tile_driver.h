@@ -1,4 +1,4 @@
-// The loop over tiles (a few weight rows x one or two activation rows) shared by the SIMD multi-row
+// The loop over tiles (a few weight rows x up to four activation rows) shared by the SIMD multi-row
 // kernels. Included only by *_avx2.cpp / *_avx512.cpp files, always with a Kernel type local to the
 // including file, so every instantiation is that file's own (compiled with its ISA flags).
 //
@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 namespace peregrine::kernels::cpu::simd {
 
@@ -28,27 +29,43 @@ struct TileArgs {
     size_t out_row_step;
 };
 
+// Kernel::kActsPerTile when the kernel declares it (up to 4), else 2.
+template <class K, class = void>
+struct ActsPerTile {
+    static constexpr int value = 2;
+};
+template <class K>
+struct ActsPerTile<K, std::void_t<decltype(K::kActsPerTile)>> {
+    static constexpr int value = K::kActsPerTile;
+};
+
 template <class Kernel, int R>
 void run_tile(int acts, const TileArgs& a) {
-    if (acts == 2) {
-        Kernel::template tile<R, 2>(a);
-    } else {
-        Kernel::template tile<R, 1>(a);
+    constexpr int J = ActsPerTile<Kernel>::value;
+    if constexpr (J >= 4) {
+        if (acts == 4) return Kernel::template tile<R, 4>(a);
     }
+    if constexpr (J >= 3) {
+        if (acts == 3) return Kernel::template tile<R, 3>(a);
+    }
+    if (acts == 2) return Kernel::template tile<R, 2>(a);
+    Kernel::template tile<R, 1>(a);
 }
 
-// Kernel provides template <int R, int J> static void tile(const TileArgs&) for R <= 4, J <= 2, and
-// kRowsPerTile (1..4), the tile height it is fastest with.
+// Kernel provides template <int R, int J> static void tile(const TileArgs&) for R <= 4 and J up to
+// kActsPerTile (optional, 2 to 4; 2 when absent), and kRowsPerTile (1..4), the tile height it is fastest
+// with.
 template <class Kernel>
 void drive_tiles(int64_t nb, const void* wv, size_t w_stride, int64_t n_rows, const void* xv, size_t x_stride,
                  int64_t n_x, float* out, size_t out_stride) {
     const auto* w = static_cast<const uint8_t*>(wv);
     const auto* x = static_cast<const uint8_t*>(xv);
+    constexpr int kActs = ActsPerTile<Kernel>::value;
     const auto tile_rows = [&](int64_t first, int rows, size_t step) {
-        for (int64_t j = 0; j < n_x; j += 2) {
+        for (int64_t j = 0; j < n_x; j += kActs) {
             const TileArgs a{nb,       w + first * w_stride, w_stride * step, x + j * x_stride,
                              x_stride, out + j * out_stride + first, out_stride, step};
-            const int acts = n_x - j >= 2 ? 2 : 1;
+            const int acts = static_cast<int>(n_x - j >= kActs ? kActs : n_x - j);
             switch (rows) {
                 case 1: run_tile<Kernel, 1>(acts, a); break;
                 case 2: run_tile<Kernel, 2>(acts, a); break;

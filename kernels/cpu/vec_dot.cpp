@@ -261,8 +261,7 @@ constexpr Kernels avx2_kernels(TensorType t) {
 
 constexpr Kernels avx512_kernels(TensorType t) {
     switch (t) {
-        case TensorType::F32:
-            return {avx512::vec_dot_f32, avx512::vec_dot_tile_f32, avx512::gemm_f32, avx512::gemm_float_scratch_bytes};
+        case TensorType::F32: return {avx512::vec_dot_f32, avx512::vec_dot_tile_f32};
         case TensorType::F16: return {avx512::vec_dot_f16, avx512::vec_dot_tile_f16};
         case TensorType::BF16: return {avx512::vec_dot_bf16, avx512::vec_dot_tile_bf16};
         case TensorType::Q4_0:

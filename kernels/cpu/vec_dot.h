@@ -59,7 +59,7 @@ void vec_dot_tile(TensorType weight, int64_t n, const void* w, size_t w_row_stri
 
 // The matrix-matrix form, for prefill and batches: the same results as vec_dot_tile, bit for bit, through
 // a GEMM kernel that unpacks weights and activations once per tile where the active path has one
-// (AVX-512: Q4_0, Q5_0, Q8_0, F32 weights; other types and paths run vec_dot_tile). `scratch` must hold
+// (AVX-512: Q4_0, Q5_0, Q8_0 weights; other types and paths run vec_dot_tile). `scratch` must hold
 // vec_dot_gemm_scratch_bytes(weight, n) bytes (any alignment). Throws like vec_dot_tile.
 size_t vec_dot_gemm_scratch_bytes(TensorType weight, int64_t n);
 void vec_dot_gemm(TensorType weight, int64_t n, const void* w, size_t w_row_stride, int64_t n_rows, const void* x,

@@ -56,7 +56,7 @@ bool poll(Done&& done, std::chrono::nanoseconds& spin, std::chrono::steady_clock
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads)
-    : n_threads_(std::max(1, n_threads)), spin_(static_cast<size_t>(n_threads_), std::chrono::nanoseconds(kMaxSpin)) {
+    : n_threads_(std::max(1, n_threads)), spin_(static_cast<size_t>(n_threads_), SpinBudget{kMaxSpin}) {
     workers_.reserve(static_cast<size_t>(n_threads_ - 1));
     for (int ith = 1; ith < n_threads_; ++ith) workers_.emplace_back([this, ith] { worker_loop(ith); });
 }
@@ -99,13 +99,13 @@ void ThreadPool::run_erased(Trampoline call, void* fn, int max_threads) {
         wake_.notify_all();
     }
     call_guarded(0, nth);
-    poll([this] { return pending_.load(std::memory_order_acquire) == 0; }, spin_[0], std::chrono::steady_clock::duration(-1));
+    poll([this] { return pending_.load(std::memory_order_acquire) == 0; }, spin_[0].value, std::chrono::steady_clock::duration(-1));
     if (error_) std::rethrow_exception(error_);
 }
 
 void ThreadPool::wait_for_job(int ith, uint64_t seen) {
     const auto changed = [&] { return generation_.load(std::memory_order_acquire) != seen; };
-    if (poll(changed, spin_[static_cast<size_t>(ith)], kIdleYieldTime)) return;
+    if (poll(changed, spin_[static_cast<size_t>(ith)].value, kIdleYieldTime)) return;
     std::unique_lock lock(mutex_);
     sleepers_.fetch_add(1, std::memory_order_seq_cst);
     wake_.wait(lock, [&] { return generation_.load(std::memory_order_seq_cst) != seen; });

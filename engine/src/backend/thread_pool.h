@@ -52,7 +52,10 @@ private:
     void wait_for_job(int ith, uint64_t seen);
 
     int n_threads_;
-    std::vector<std::chrono::nanoseconds> spin_;  // per thread (0: the caller): its current pause budget
+    struct alignas(64) SpinBudget {  // one cache line each: every thread updates its own after a wait
+        std::chrono::nanoseconds value;
+    };
+    std::vector<SpinBudget> spin_;  // per thread (0: the caller): its current pause budget
     std::vector<std::thread> workers_;
 
     std::mutex mutex_;                  // only for sleeping workers
