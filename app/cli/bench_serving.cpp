@@ -38,7 +38,11 @@ struct Workload {
 struct Result {
     double seconds = 0;
     uint64_t tokens = 0;
+    uint64_t steps = 0;
+    double step_ms = 0;     // every step, whole
+    double forward_ms = 0;  // of which Context::decode
     std::vector<double> ttft_ms, itl_ms;
+    double engine_share() const { return step_ms > 0 ? (step_ms - forward_ms) / step_ms : 0; }
     double tokens_per_second() const { return seconds > 0 ? static_cast<double>(tokens) / seconds : 0; }
 };
 
@@ -78,6 +82,14 @@ Result run_mode(const LoadedModel& model, const ServingBenchOptions& opt, const 
     ep.context.prefix_cache = false;  // random prompts share nothing; keep the pool's behaviour plain
     ep.max_batch_tokens = opt.max_batch_tokens;
     ep.scheduling = mode.scheduling;
+    Result result;
+    bool timing = false;
+    ep.on_step = [&](const StepStats& st) {
+        if (!timing) return;
+        ++result.steps;
+        result.step_ms += st.ms;
+        result.forward_ms += st.forward_ms;
+    };
     EngineCore core(model, ep);
 
     const auto request = [&](size_t i) {
@@ -92,7 +104,7 @@ Result run_mode(const LoadedModel& model, const ServingBenchOptions& opt, const 
     core.submit(0, request(0), {});
     while (core.has_work()) core.step();
 
-    Result result;
+    timing = true;
     std::vector<Clock::time_point> last(w.prompts.size());
     std::vector<bool> started(w.prompts.size(), false);
     const auto t0 = Clock::now();
@@ -122,7 +134,9 @@ nlohmann::json result_json(const Result& r) {
             {"ttft_ms_p50", percentile(r.ttft_ms, 50)},
             {"ttft_ms_p99", percentile(r.ttft_ms, 99)},
             {"itl_ms_p50", percentile(r.itl_ms, 50)},
-            {"itl_ms_p99", percentile(r.itl_ms, 99)}};
+            {"itl_ms_p99", percentile(r.itl_ms, 99)},
+            {"steps", r.steps},
+            {"engine_share", r.engine_share()}};
 }
 
 }  // namespace
@@ -138,35 +152,67 @@ void add_serving_bench_options(CLI::App& bench, ServingBenchOptions& options) {
     bench.add_option("--rounds", options.rounds, "Serving benchmark: requests per stream")
         ->capture_default_str()
         ->check(CLI::Range(1, 1000));
+    bench.add_option("--serving-repetitions", options.repetitions,
+                     "Serving benchmark: runs of every mode per concurrency, in rotated order (medians reported)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 100));
+    bench.add_option("--serving-modes", options.modes,
+                     "Serving benchmark: modes to run (continuous, static, one-at-a-time; default all)")
+        ->delimiter(',')
+        ->check(CLI::IsMember({"continuous", "static", "one-at-a-time"}));
 }
 
 int run_serving_bench(const ServingBenchOptions& opt) {
     const LoadedModel model = LoadedModel::load(opt.model_path);
     nlohmann::json out = {{"model", opt.model_path}, {"n_prompt", opt.n_prompt}, {"n_gen", opt.n_gen},
                           {"mixed_lengths", opt.mixed_lengths}, {"rounds", opt.rounds}, {"threads", opt.n_threads},
+                          {"repetitions", opt.repetitions},
                           {"runs", nlohmann::json::array()}};
     if (!opt.json) {
-        std::printf("model %s, prompt %d, generate %d%s, %d requests per stream, %d threads\n",
+        std::printf("model %s, prompt %d, generate %d%s, %d requests per stream, %d threads, %d repetitions\n",
                     opt.model_path.c_str(), opt.n_prompt, opt.n_gen, opt.mixed_lengths ? " (mixed lengths)" : "",
-                    opt.rounds, opt.n_threads);
-        std::printf("%11s %-14s %10s %10s %10s %10s %10s\n", "concurrency", "mode", "tok/s", "TTFT p50", "TTFT p99",
-                    "ITL p50", "ITL p99");
+                    opt.rounds, opt.n_threads, opt.repetitions);
+        std::printf("%11s %-14s %10s %17s %10s %10s %10s %10s %7s\n", "concurrency", "mode", "tok/s", "(min..max)",
+                    "TTFT p50", "TTFT p99", "ITL p50", "ITL p99", "engine");
     }
     std::map<std::pair<int, std::string>, double> tps;
     for (int c : opt.concurrency) {
         const Workload w = make_workload(opt, c * opt.rounds, model.vocab->n_tokens());
+        // With one slot all three modes are the same: concurrency 1 runs continuous only.
+        std::vector<const Mode*> modes;
         for (const Mode& mode : kModes) {
-            if (c == 1 && &mode != &kModes[0]) continue;  // with one slot all three modes are the same
-            const Result r = run_mode(model, opt, w, c, mode);
+            const bool wanted = opt.modes.empty() || std::find(opt.modes.begin(), opt.modes.end(), mode.name) != opt.modes.end();
+            if (c == 1 ? &mode == &kModes[0] : wanted) modes.push_back(&mode);
+        }
+        const size_t n_modes = modes.size();
+        std::vector<std::vector<Result>> runs(n_modes);
+        for (int rep = 0; rep < opt.repetitions; ++rep) {
+            for (size_t k = 0; k < n_modes; ++k) {
+                const size_t m = (k + static_cast<size_t>(rep)) % n_modes;
+                runs[m].push_back(run_mode(model, opt, w, c, *modes[m]));
+            }
+        }
+        for (size_t m = 0; m < n_modes; ++m) {
+            const Mode& mode = *modes[m];
+            std::vector<Result>& rs = runs[m];
+            std::sort(rs.begin(), rs.end(), [](const Result& a, const Result& b) {
+                return a.tokens_per_second() < b.tokens_per_second();
+            });
+            const Result& r = rs[(rs.size() - 1) / 2];  // the median run (the lower one of an even count)
             tps[{c, mode.name}] = r.tokens_per_second();
             nlohmann::json j = result_json(r);
             j["concurrency"] = c;
             j["mode"] = mode.name;
+            j["tokens_per_second_min"] = rs.front().tokens_per_second();
+            j["tokens_per_second_max"] = rs.back().tokens_per_second();
             out["runs"].push_back(j);
             if (!opt.json) {
-                std::printf("%11d %-14s %10.1f %8.1fms %8.1fms %8.1fms %8.1fms\n", c, mode.name,
-                            r.tokens_per_second(), percentile(r.ttft_ms, 50), percentile(r.ttft_ms, 99),
-                            percentile(r.itl_ms, 50), percentile(r.itl_ms, 99));
+                std::printf("%11d %-14s %10.1f %17s %8.1fms %8.1fms %8.1fms %8.1fms %6.1f%%\n", c, mode.name,
+                            r.tokens_per_second(),
+                            fmt::format("({:.1f}..{:.1f})", rs.front().tokens_per_second(),
+                                        rs.back().tokens_per_second()).c_str(),
+                            percentile(r.ttft_ms, 50), percentile(r.ttft_ms, 99), percentile(r.itl_ms, 50),
+                            percentile(r.itl_ms, 99), 100.0 * r.engine_share());
                 std::fflush(stdout);
             }
         }
@@ -174,8 +220,11 @@ int run_serving_bench(const ServingBenchOptions& opt) {
     const int top = *std::max_element(opt.concurrency.begin(), opt.concurrency.end());
     const double single = tps.count({1, "continuous"}) ? tps[{1, "continuous"}] : 0;
     nlohmann::json ratios = nlohmann::json::object();
-    if (single > 0) ratios[fmt::format("continuous_c{}_over_c1", top)] = tps[{top, "continuous"}] / single;
+    if (single > 0 && top > 1 && tps[{top, "continuous"}] > 0) {
+        ratios[fmt::format("continuous_c{}_over_c1", top)] = tps[{top, "continuous"}] / single;
+    }
     for (int c : opt.concurrency) {
+        if (tps[{c, "continuous"}] <= 0) continue;
         if (c > 1 && tps[{c, "static"}] > 0) {
             ratios[fmt::format("continuous_over_static_c{}", c)] = tps[{c, "continuous"}] / tps[{c, "static"}];
         }

@@ -6,7 +6,10 @@
 //   one-at-a-time  one slot: requests run one after the other
 // and reports aggregate generated tokens/s, time to first token and inter-token latency (p50, p99),
 // then the ratios the issue asks for: continuous at the largest C over concurrency 1, and
-// continuous over static.
+// continuous over static. With --serving-repetitions R each concurrency runs its modes R times, in an
+// order rotated every repetition (the machine's load drifts), and reports each mode's median run. The
+// "engine" column is the share of the step time spent outside the model's forward pass (scheduling,
+// sampling, callbacks).
 #pragma once
 
 #include <string>
@@ -23,6 +26,8 @@ struct ServingBenchOptions {
     std::vector<int> concurrency;   // empty: not requested
     bool mixed_lengths = false;     // generation lengths from n/4 to 2n, prompt lengths from p/2 to 2p
     int rounds = 2;                 // requests per stream
+    int repetitions = 1;            // runs of every mode per concurrency (median reported)
+    std::vector<std::string> modes; // continuous, static, one-at-a-time; empty: all three
     int n_prompt = 64;
     int n_gen = 64;
     int n_threads = 0;

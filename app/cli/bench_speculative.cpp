@@ -69,10 +69,15 @@ public:
     std::unique_ptr<DraftSource> make_source(const Config& c) {
         if (c.spec == "lookup") return make_prompt_lookup_source();
         if (c.spec == "lookahead") return make_lookahead_source();
-        if (c.spec.rfind("draft:", 0) != 0) return nullptr;
-        const LoadedModel draft = LoadedModel::load(c.spec.substr(6));
-        check_draft_vocabulary(*target_.vocab, *draft.vocab);
         DraftModelParams dp;
+        const std::string path = parse_draft_model_spec(c.spec, dp);
+        if (path.empty()) {
+            if (c.spec == "none") return nullptr;
+            throw InvalidRequestError("--spec must be none, lookup, lookahead or draft:PATH (staged speculation: "
+                                      "tree:PATH, draft-lookup:PATH, staged:PATH), not '" + c.spec + "'");
+        }
+        const LoadedModel draft = LoadedModel::load(path);
+        check_draft_vocabulary(*target_.vocab, *draft.vocab);
         dp.n_ctx = context_->n_ctx();
         dp.n_threads = opt_.draft_threads;
         dp.min_probability = c.threshold;
@@ -115,7 +120,8 @@ public:
                 c.adaptive = k == "auto";
                 c.k = c.adaptive ? 8 : std::stoi(k);
                 configs.push_back(c);
-                if (opt_.draft_threshold > 0 && spec.rfind("draft:", 0) == 0 && !c.adaptive) {
+                DraftModelParams probe;
+                if (opt_.draft_threshold > 0 && !parse_draft_model_spec(spec, probe).empty() && !c.adaptive) {
                     Config t = c;
                     t.threshold = opt_.draft_threshold;
                     t.label += " threshold";
@@ -185,7 +191,9 @@ private:
 }  // namespace
 
 void add_speculative_bench_options(CLI::App& cmd, SpecBenchOptions& o) {
-    cmd.add_option("--spec", o.specs, "Compare speculative decoding on -f's prompt: none, lookup, lookahead, draft:PATH (list)")
+    cmd.add_option("--spec", o.specs,
+                   "Compare speculative decoding on -f's prompt: none, lookup, lookahead, draft:PATH, tree:PATH, "
+                   "draft-lookup:PATH, staged:PATH (list; tree/draft-lookup/staged: staged speculation)")
         ->delimiter(',');
     cmd.add_option("--draft-k", o.draft_ks, "Guesses per pass for --spec (list of numbers or auto)")
         ->delimiter(',')

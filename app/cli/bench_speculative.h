@@ -21,7 +21,7 @@ struct SpecBenchOptions {
     int n_gen = 64;
     int repetitions = 3;
     int n_threads = 0;
-    std::vector<std::string> specs;    // none, lookup, lookahead, draft:PATH
+    std::vector<std::string> specs;    // none, lookup, lookahead, draft:PATH, tree:PATH, draft-lookup:PATH, staged:PATH
     std::vector<std::string> draft_ks; // numbers or "auto"
     float draft_threshold = 0;         // also run draft sources with threshold drafting (adaptive) from here
     int draft_threads = 1;

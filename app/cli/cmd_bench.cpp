@@ -27,6 +27,7 @@
 #include "bench_speculative.h"
 #include "commands.h"
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/fusion.h"
 #include "peregrine/batch.h"
 #include "peregrine/context.h"
 #include "peregrine/error.h"
@@ -48,6 +49,7 @@ struct BenchOptions {
     int repetitions = 5;
     int n_batch = 512;
     bool compare_no_kv_cache = false;
+    std::vector<std::string> fusion;  // "on"/"off": each test once per setting, alternating per repetition
     bool roof = true;
     bool json = false;
 };
@@ -153,12 +155,12 @@ public:
         : opt_(opt), model_(std::move(model)), rng_(1234),
           token_(0, model_->info().n_vocab - 1), costs_(costs_of(*model_)) {}
 
-    TestResult run_pp(int threads, int n_prompt, int depth) {
+    TestResult run_pp(int threads, int n_prompt, int depth, int repetitions = 0) {
         TestResult r = make_result(fmt::format("pp{}", n_prompt) + depth_suffix(depth), threads, n_prompt, 0, depth, true);
         Context ctx(model_, context_params(threads, depth + n_prompt, true));
         prompt(ctx, 0, std::min(n_prompt, opt_.n_batch));  // warm-up
         std::vector<double> tps;
-        for (int rep = 0; rep < opt_.repetitions; ++rep) {
+        for (int rep = 0; rep < (repetitions > 0 ? repetitions : opt_.repetitions); ++rep) {
             progress(r, rep);
             ctx.remove_sequence(0);
             if (depth > 0) prompt(ctx, 0, depth);
@@ -175,12 +177,12 @@ public:
         return r;
     }
 
-    TestResult run_tg(int threads, int n_gen, int depth, bool kv_cache) {
+    TestResult run_tg(int threads, int n_gen, int depth, bool kv_cache, int repetitions = 0) {
         TestResult r = make_result(fmt::format("tg{}", n_gen) + depth_suffix(depth), threads, 0, n_gen, depth, kv_cache);
         Context ctx(model_, context_params(threads, depth + n_gen, kv_cache));
         decode_one(ctx, 0);  // warm-up
         std::vector<double> tps;
-        for (int rep = 0; rep < opt_.repetitions; ++rep) {
+        for (int rep = 0; rep < (repetitions > 0 ? repetitions : opt_.repetitions); ++rep) {
             progress(r, rep);
             ctx.remove_sequence(0);
             if (depth > 0) prompt(ctx, 0, depth);
@@ -319,13 +321,41 @@ int run(const BenchOptions& opt) {
     if (opt.roof) bench.measure_machine({thread_counts.begin(), thread_counts.end()});
 
     std::vector<TestResult> results;
+    std::vector<std::string> fusion_ratios;
+    // One test, or with --fusion one result per setting: single repetitions alternating between the
+    // settings (the order flipped every round), so load changes hit both alike.
+    const auto run_test = [&](auto&& run_one) {
+        if (opt.fusion.empty()) return results.push_back(run_one(0));
+        std::vector<TestResult> per(opt.fusion.size());
+        for (int rep = 0; rep < opt.repetitions; ++rep) {
+            for (size_t k = 0; k < opt.fusion.size(); ++k) {
+                const size_t f = rep % 2 == 0 ? k : opt.fusion.size() - 1 - k;
+                kernels::cpu::set_fusion_enabled(opt.fusion[f] == "on");
+                TestResult one = run_one(1);
+                if (per[f].tps.samples.empty()) per[f] = one;
+                else per[f].tps.samples.push_back(one.tps.samples.front());
+            }
+        }
+        kernels::cpu::set_fusion_enabled(true);
+        for (size_t f = 0; f < per.size(); ++f) {
+            const double first = per[f].tps.median;
+            per[f].tps = stats_of(per[f].tps.samples);
+            if (first > 0) per[f].roof_fraction *= per[f].tps.median / first;
+            per[f].name += " fuse=" + opt.fusion[f];
+        }
+        if (per.size() == 2 && per[1].tps.median > 0) {
+            fusion_ratios.push_back(fmt::format("{} / {} t={}: {:.3f}x", per[0].name, per[1].name, per[0].threads,
+                                                per[0].tps.median / per[1].tps.median));
+        }
+        for (auto& r : per) results.push_back(std::move(r));
+    };
     for (int t : thread_counts) {
         for (int d : opt.depth) {
             for (int p : opt.n_prompt) {
-                if (p > 0) results.push_back(bench.run_pp(t, p, d));
+                if (p > 0) run_test([&](int reps) { return bench.run_pp(t, p, d, reps); });
             }
             for (int n : opt.n_gen) {
-                if (n > 0) results.push_back(bench.run_tg(t, n, d, true));
+                if (n > 0) run_test([&](int reps) { return bench.run_tg(t, n, d, true, reps); });
             }
         }
     }
@@ -367,6 +397,7 @@ int run(const BenchOptions& opt) {
         }
         for (const auto& r : results) out["tests"].push_back(to_json(r));
         if (!baseline.is_null()) out["no_kv_cache_baseline"] = baseline;
+        if (!fusion_ratios.empty()) out["fusion_ratios"] = fusion_ratios;
         std::puts(out.dump(2).c_str());
         return 0;
     }
@@ -385,6 +416,8 @@ int run(const BenchOptions& opt) {
                     b["no_kv_cache_first_eighth_tps"].get<double>(), b["no_kv_cache_last_eighth_tps"].get<double>(),
                     b["speedup"].get<double>());
     }
+    for (const auto& line : fusion_ratios) std::printf("\nfusion: %s", line.c_str());
+    if (!fusion_ratios.empty()) std::printf("\n");
     std::printf("\npeak RSS %s (weights %s, mapped from the file)\n", human_bytes(static_cast<double>(rss)).c_str(),
                 human_bytes(static_cast<double>(hp.weight_bytes)).c_str());
     return 0;
@@ -410,6 +443,9 @@ CommandRunner add_bench_command(CLI::App& app) {
         ->capture_default_str()->check(CLI::PositiveNumber);
     cmd->add_flag("--compare-no-kv-cache", opt->compare_no_kv_cache,
                   "Also run the tg tests with the recompute-everything baseline and print the speed-up");
+    cmd->add_option("--fusion", opt->fusion,
+                    "Fusion settings to compare in one process (on,off): single repetitions alternate between them")
+        ->delimiter(',')->check(CLI::IsMember({"on", "off"}));
     cmd->add_flag("!--no-roof", opt->roof, "Skip measuring the machine's bandwidth and peak rates");
     cmd->add_flag("--json", opt->json, "Print JSON");
     auto spec = std::make_shared<SpecBenchOptions>();

@@ -70,16 +70,16 @@ bool speculative_options(const GenerateOptions& opt, const LoadedModel& target, 
         source = make_prompt_lookup_source();
     } else if (opt.spec == "lookahead") {
         source = make_lookahead_source();
-    } else if (opt.spec.rfind("draft:", 0) == 0) {
-        const LoadedModel draft = LoadedModel::load(opt.spec.substr(6));
+    } else if (DraftModelParams dp; !parse_draft_model_spec(opt.spec, dp).empty()) {
+        const LoadedModel draft = LoadedModel::load(parse_draft_model_spec(opt.spec, dp));
         check_draft_vocabulary(*target.vocab, *draft.vocab);
-        DraftModelParams dp;
         dp.n_threads = opt.draft_threads;
         dp.min_probability = opt.draft_threshold;
         dp.adaptive_threshold = opt.draft_threshold_adapt;
         source = make_draft_model_source(draft.model, dp);
     } else if (opt.spec != "none") {
-        throw InvalidRequestError("--spec must be none, lookup, lookahead or draft:PATH, not '" + opt.spec + "'");
+        throw InvalidRequestError("--spec must be none, lookup, lookahead or draft:PATH (staged speculation: "
+                                  "tree:PATH, draft-lookup:PATH, staged:PATH), not '" + opt.spec + "'");
     }
     out.draft = source.get();
     if (!opt.grammar_file.empty()) out.grammar = Grammar::parse(read_text_file(opt.grammar_file, "grammar"));
@@ -236,7 +236,10 @@ CommandRunner add_generate_command(CLI::App& app) {
     cmd->add_flag("--echo", opt->echo, "Print the prompt before the generated text");
     cmd->add_flag("--no-kv-cache", opt->no_kv_cache,
                   "Recompute the whole sequence for every token (the slow baseline)");
-    cmd->add_option("--spec", opt->spec, "Speculative decoding: none, lookup (prompt lookup), lookahead (Jacobi guesses) or draft:PATH (draft model)")
+    cmd->add_option("--spec", opt->spec,
+                    "Speculative decoding: none, lookup (prompt lookup), lookahead (Jacobi guesses), draft:PATH (draft "
+                    "model), tree:PATH (draft model, tree drafts), draft-lookup:PATH (prompt lookup drafts for the "
+                    "draft model) or staged:PATH (both)")
         ->capture_default_str();
     cmd->add_option("--draft-k", opt->draft_k, "Guesses verified per pass: a number, or auto (adaptive, up to 8)")
         ->capture_default_str();

@@ -6,6 +6,8 @@
 #include <QSettings>
 #include <QTemporaryDir>
 
+#include <cstdio>
+#include <cstring>
 #include <memory>
 
 #include "app_info.h"
@@ -36,6 +38,13 @@ std::unique_ptr<ChatStore> openChatStore(QString& problem) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // --version answers without a display (QApplication cannot start without one): over ssh, in scripts.
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--version") == 0 || std::strcmp(argv[i], "-v") == 0) {
+            std::printf("peregrine %s\n", qPrintable(peregrineVersion()));
+            return 0;
+        }
+    }
     QApplication app(argc, argv);
     // No organization name: data then lives in ~/.local/share/peregrine (models/, chats.sqlite), the
     // folder the README and scripts/run.sh point users to.
@@ -48,9 +57,13 @@ int main(int argc, char** argv) {
     parser.addHelpOption();
     parser.addVersionOption();
     const QCommandLineOption modelOption({"m", "model"}, QStringLiteral("GGUF model to load at start."), "file");
-    const QCommandLineOption verboseOption({"v", "verbose"}, QStringLiteral("Debug-level logging."));
+    // No -v: Qt's version option has it.
+    const QCommandLineOption verboseOption("verbose", QStringLiteral("Debug-level logging."));
     const QCommandLineOption screenshotOption(
-        "screenshot", QStringLiteral("Load --model, send --prompt, save the window to this PNG and quit."), "png");
+        "screenshot",
+        QStringLiteral("Load --model, send --prompt, save the window to this PNG and quit "
+                       "(no --model: the welcome page)."),
+        "png");
     const QCommandLineOption promptOption("prompt", QStringLiteral("Prompt for --screenshot."), "text",
                                           QStringLiteral("Once upon a time"));
     parser.addOptions({modelOption, verboseOption, screenshotOption, promptOption});
@@ -78,8 +91,9 @@ int main(int argc, char** argv) {
     MainWindow window(std::move(store), std::move(settings));
     if (!storeProblem.isEmpty()) window.noticeBar()->showNotice(NoticeBar::Kind::Error, storeProblem);
     window.show();
-    if (screenshot) {
-        if (modelPath.isEmpty()) parser.showHelp(2);
+    if (screenshot && modelPath.isEmpty()) {
+        peregrine::app::startWelcomeScreenshotRun(window, parser.value(screenshotOption));
+    } else if (screenshot) {
         peregrine::app::startScreenshotRun(
             window, {modelPath, parser.value(promptOption), parser.value(screenshotOption)});
     } else if (!modelPath.isEmpty()) {

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "peregrine/error.h"
+#include "peregrine/grammar.h"
 #include "peregrine/vocab.h"
 
 namespace peregrine::server {
@@ -155,10 +156,52 @@ void refuse_unsupported(const json& body) {
     if (boolean(body, "echo", false)) throw bad("echo", "echo is not supported");
     const json* tools = field(body, "tools");
     if (tools && !(tools->is_array() && tools->empty())) throw bad("tools", "tools are not supported");
-    if (const json* rf = field(body, "response_format")) {
-        if (!rf->is_object() || !field(*rf, "type") || (*rf)["type"] != "text") {
-            throw bad("response_format", "only response_format {\"type\": \"text\"} is supported");
-        }
+}
+
+// Any JSON object (OpenAI's JSON mode): the schema compiler's generic, compact object rule. Compiled once.
+std::shared_ptr<const Grammar> any_json_object() {
+    static const std::shared_ptr<const Grammar> grammar = Grammar::from_json_schema(R"({"type": "object"})");
+    return grammar;
+}
+
+// response_format: {"type": "text"} (the default), {"type": "json_object"}, or {"type": "json_schema",
+// "json_schema": {"name": ..., "schema": {...}, "strict": ...}}. Returns the grammar (null for text).
+// A schema the compiler refuses is a 400 whose message names the JSON pointer of the offending node.
+std::shared_ptr<const Grammar> response_grammar(const json& body) {
+    const json* rf = field(body, "response_format");
+    if (!rf) return nullptr;
+    if (!rf->is_object() || !field(*rf, "type") || !(*rf)["type"].is_string()) {
+        throw bad("response_format", "'response_format' must be an object with a string 'type'");
+    }
+    const std::string type = (*rf)["type"].get<std::string>();
+    if (type == "text") return nullptr;
+    if (type == "json_object") return any_json_object();
+    if (type != "json_schema") {
+        throw bad("response_format.type", fmt::format("response_format type '{}' is not one of 'text', 'json_object', "
+                                                      "'json_schema'", type));
+    }
+    const json* spec = field(*rf, "json_schema");
+    if (!spec || !spec->is_object()) {
+        throw bad("response_format.json_schema", "response_format 'json_schema' needs a 'json_schema' object with a "
+                                                 "'schema'");
+    }
+    if (const json* name = field(*spec, "name"); name && !name->is_string()) {
+        throw bad("response_format.json_schema.name", "'json_schema.name' must be a string");
+    }
+    if (const json* strict = field(*spec, "strict"); strict && !strict->is_boolean()) {
+        throw bad("response_format.json_schema.strict", "'json_schema.strict' must be true or false");
+    }
+    const json* schema = field(*spec, "schema");
+    if (!schema || !(schema->is_object() || schema->is_boolean())) {
+        throw bad("response_format.json_schema.schema", "'json_schema.schema' must be a JSON schema object");
+    }
+    try {
+        return Grammar::from_json_schema(schema->dump());
+    } catch (const GrammarError& e) {
+        // "json schema /properties/age/type: ..." names the node by its JSON pointer.
+        const std::string name = field(*spec, "name") ? (*spec)["name"].get<std::string>() : std::string("(unnamed)");
+        throw bad("response_format.json_schema.schema",
+                  fmt::format("Invalid schema for response_format '{}': {}", name, e.what()), "invalid_json_schema");
     }
 }
 
@@ -210,6 +253,7 @@ ApiRequest parse_request(Endpoint endpoint, const std::string& body_text, const 
     e.max_tokens = static_cast<int>(integer(body, max_name, fallback, 1, ctx.limits.max_tokens));
     e.n = static_cast<int>(integer(body, "n", 1, 1, ctx.limits.max_n));
     e.stop_strings = stop_strings(body, ctx.limits);
+    e.grammar = response_grammar(body);
 
     SamplingParams& s = e.sampling;
     s.temperature = static_cast<float>(number(body, "temperature", 1.0, 0.0, 2.0));

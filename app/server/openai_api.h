@@ -5,6 +5,11 @@
 // Sampling follows the OpenAI semantics: temperature (default 1, 0 = greedy), top_p (default 1),
 // presence/frequency penalties, seed; no top-k or min-p cut unless the llama.cpp-style extensions
 // top_k, min_p or repeat_penalty are given.
+//
+// Structured output: response_format {"type": "json_object"} constrains the answer to a JSON object and
+// {"type": "json_schema", "json_schema": {"name", "schema", "strict"}} to the schema (compiled to a
+// grammar, see peregrine/grammar.h: the output always validates, keys in declaration order, compact).
+// A schema the compiler cannot take is a 400 naming the offending node's JSON pointer.
 #pragma once
 
 #include <cstdint>

@@ -12,6 +12,7 @@
 
 #include "peregrine/error.h"
 #include "peregrine/log.h"
+#include "server/connection_watch.h"
 #include "server/update_channel.h"
 
 namespace peregrine::server {
@@ -134,7 +135,7 @@ struct OpenAiServer::Handlers {
             return fail(res, ApiError(400, e.what()));
         }
         const ResponseHeader header{new_response_id(endpoint), unix_now(), s.options_.model_id};
-        if (!api.stream) return respond_whole(api, header, *channel, id, res);
+        if (!api.stream) return respond_whole(api, header, *channel, id, req, res);
 
         auto state = std::make_shared<StreamState>();
         state->api = std::move(api);
@@ -157,15 +158,28 @@ struct OpenAiServer::Handlers {
             });
     }
 
+    // Waits for the whole answer. Nothing is written meanwhile, so a client that hangs up is noticed by
+    // watching its socket (every kPoll) and its request is cancelled, which frees its blocks at once.
     void respond_whole(const ApiRequest& api, const ResponseHeader& header, UpdateChannel& channel, uint64_t id,
-                       httplib::Response& res) const {
+                       const httplib::Request& req, httplib::Response& res) const {
         std::vector<ChoiceResult> choices(static_cast<size_t>(api.engine.n));
         Usage usage;
         std::string error;
+        ConnectionWatch watch(req.local_addr, req.local_port, req.remote_addr, req.remote_port);
+        auto last_check = Clock::now();
         for (bool done = false; !done;) {
             if (s.stopping_) {
                 s.engine_->cancel(id);
                 return fail(res, ApiError(503, "the server is shutting down", "server_error"));
+            }
+            if (Clock::now() - last_check >= kPoll) {
+                last_check = Clock::now();
+                if (watch.peer_closed()) {
+                    s.engine_->cancel(id);
+                    ++s.counters_.disconnects;
+                    // Nobody reads this; httplib's write fails and it closes the connection.
+                    return send_error(res, ApiError(499, "the client closed the connection", "invalid_request_error"));
+                }
             }
             for (const RequestUpdate& u : channel.wait(kPoll)) {
                 ChoiceResult& c = choices.at(static_cast<size_t>(u.index));

@@ -5,8 +5,10 @@
 //   POST /v1/chat/completions    messages through the model's chat template
 // Every request becomes one Engine request, so concurrent clients are batched together. A streaming
 // client that goes away is noticed at the next write (tokens, or a keep-alive comment every second) and
-// its request is cancelled, which frees its KV blocks at once (a non-streamed request writes nothing
-// until it is done, so it runs to its end, bounded by max_tokens). Errors are OpenAI error objects with a
+// its request is cancelled, which frees its KV blocks at once; a non-streamed request writes nothing
+// until it is done, so its socket is watched instead (server/connection_watch.h) and a hang-up cancels
+// it the same way. response_format (json_object, json_schema) constrains the output with a grammar
+// (see openai_api.h). Errors are OpenAI error objects with a
 // 4xx status: malformed JSON, bad parameters, unknown model, missing or wrong API key, oversized body.
 #pragma once
 

@@ -77,6 +77,12 @@ int32_t pool_blocks(const ContextParams& p) {
 
 }  // namespace
 
+// A tree decode's rows of one sequence, kept until the caller chooses a path (keep_tree_path).
+struct PendingTree {
+    int32_t old_len = 0;
+    std::vector<int32_t> batch_row, parent, pos, slot, token;  // [the sequence's rows of that batch]
+};
+
 struct Context::Impl {
     std::shared_ptr<const Model> model;
     ContextParams params;
@@ -94,6 +100,8 @@ struct Context::Impl {
     std::vector<size_t> out_slot;    // no-cache mode: [batch rows] index of each wanted row's logits
     std::vector<int32_t> seq_tokens; // one sequence's new tokens, to record them in the cache
     std::map<int32_t, std::vector<HistoryEntry>> histories;  // no-cache mode: every sequence's positions
+    backend::KvTree tree;            // tree batches: the rows' slots and attention mask
+    std::map<int32_t, PendingTree> pending_trees;  // sequences whose last decode had tree rows
 
     Impl(std::shared_ptr<const Model> m, const ContextParams& p)
         : model(std::move(m)),
@@ -110,6 +118,7 @@ struct Context::Impl {
     int n_live() const { return params.use_kv_cache ? cache.n_sequences() : static_cast<int>(histories.size()); }
 
     void plan(const Batch& batch);
+    void plan_tree(const Batch& batch);
     void shape_rows(const Batch& batch);
     void decode_cached(const Batch& batch);
     void decode_recompute(const Batch& batch);
@@ -121,9 +130,16 @@ void Context::Impl::plan(const Batch& batch) {
     const ModelInfo& info = model->info();
     if (batch.rows.empty()) throw InvalidRequestError("decode: the batch is empty");
     plans.clear();
+    const bool has_tree = batch.has_tree();
+    if (has_tree && batch.parent.size() != batch.rows.size()) {
+        throw InvalidRequestError(fmt::format("decode: the batch has {} rows but {} parent entries", batch.rows.size(),
+                                              batch.parent.size()));
+    }
+    if (has_tree && !params.use_kv_cache) throw InvalidRequestError("decode: tree rows need the KV cache");
     int n_new = 0;
     for (size_t r = 0; r < batch.rows.size(); ++r) {
         const BatchRow& row = batch.rows[r];
+        const int32_t parent = has_tree ? batch.parent[r] : Batch::kNoParent;
         if (row.seq_id < 0) {
             throw InvalidRequestError(fmt::format("decode: row {} has sequence id {} (must be >= 0)", r, row.seq_id));
         }
@@ -138,21 +154,78 @@ void Context::Impl::plan(const Batch& batch) {
             plans.push_back({row.seq_id, len, len});
             it = plans.end() - 1;
         }
-        if (row.pos != it->new_len) {
-            throw InvalidRequestError(fmt::format(
-                "decode: row {} of sequence {} has position {}, expected {} (positions must continue the sequence)",
-                r, row.seq_id, row.pos, it->new_len));
+        if (pending_trees.count(row.seq_id)) {
+            throw InvalidRequestError(fmt::format("decode: sequence {} still holds a tree of draft rows (keep_tree_path "
+                                                  "or truncate_sequence first)", row.seq_id));
         }
-        if (row.pos >= params.n_ctx) {
+        if (parent == Batch::kNoParent) {
+            if (row.pos != it->new_len) {
+                throw InvalidRequestError(fmt::format(
+                    "decode: row {} of sequence {} has position {}, expected {} (positions must continue the sequence)",
+                    r, row.seq_id, row.pos, it->new_len));
+            }
+        } else {
+            if (parent < 0 || static_cast<size_t>(parent) >= r || batch.rows[size_t(parent)].seq_id != row.seq_id) {
+                throw InvalidRequestError(fmt::format("decode: row {} names parent row {}, which is not an earlier row "
+                                                      "of sequence {}", r, parent, row.seq_id));
+            }
+            if (row.pos != batch.rows[size_t(parent)].pos + 1) {
+                throw InvalidRequestError(fmt::format("decode: tree row {} has position {}, expected its parent's + 1 "
+                                                      "({})", r, row.pos, batch.rows[size_t(parent)].pos + 1));
+            }
+        }
+        if (row.pos >= params.n_ctx || it->new_len >= params.n_ctx) {
             throw InvalidRequestError(fmt::format("decode: row {} of sequence {} has position {}, past the context of "
                                                   "{} positions", r, row.seq_id, row.pos, params.n_ctx));
         }
         ++it->new_len;
     }
+    if (has_tree) plan_tree(batch);
     // Sequences of length 0 do not exist (truncating to 0 removes one), so each is a new sequence.
     if (n_live() + n_new > params.n_seq_max) {
         throw InvalidRequestError(fmt::format("decode: the batch starts {} new sequences but {} of n_seq_max {} are "
                                               "live", n_new, n_live(), params.n_seq_max));
+    }
+}
+
+// KV slots and attention sets of a tree batch: a sequence's rows take slots old_len, old_len + 1, ... in
+// row order; a row sees its parent's set and itself (a plain chain stays one contiguous range).
+void Context::Impl::plan_tree(const Batch& batch) {
+    const size_t n = batch.rows.size();
+    tree.slot.assign(n, 0);
+    tree.prefix.assign(n, 0);
+    tree.tail_begin.assign(n + 1, 0);
+    tree.tail.clear();
+    for (SeqPlan& p : plans) p.new_len = p.old_len;  // recounted below as slots
+    std::vector<bool> branched(plans.size(), false);
+    for (size_t r = 0; r < n; ++r) {
+        const BatchRow& row = batch.rows[r];
+        const size_t pi = size_t(std::find_if(plans.begin(), plans.end(), [&](const SeqPlan& p) {
+                                     return p.seq == row.seq_id;
+                                 }) - plans.begin());
+        const int32_t slot = plans[pi].new_len++;
+        tree.slot[r] = slot;
+        tree.tail_begin[r] = static_cast<int32_t>(tree.tail.size());
+        const int32_t parent = batch.parent[r];
+        if (parent == Batch::kNoParent) {
+            if (branched[pi]) {
+                throw InvalidRequestError(fmt::format("decode: row {} continues sequence {} after its tree rows", r,
+                                                      row.seq_id));
+            }
+            tree.prefix[r] = slot + 1;
+        } else {
+            const size_t p = size_t(parent);
+            const int32_t p_begin = tree.tail_begin[p], p_end = tree.tail_begin[p + 1];
+            if (p_begin == p_end && slot == tree.slot[p] + 1) {
+                tree.prefix[r] = slot + 1;  // still a chain
+            } else {
+                branched[pi] = true;
+                tree.prefix[r] = tree.prefix[p];
+                for (int32_t i = p_begin; i < p_end; ++i) tree.tail.push_back(tree.tail[size_t(i)]);
+                tree.tail.push_back(slot);
+            }
+        }
+        tree.tail_begin[r + 1] = static_cast<int32_t>(tree.tail.size());
     }
 }
 
@@ -176,14 +249,34 @@ void Context::Impl::decode_cached(const Batch& batch) {
                                               cache.stats().blocks_total, cache.block_size()));
     }
     for (const SeqPlan& p : plans) cache.grow(p.seq, p.new_len);
+    const bool has_tree = batch.has_tree();
     try {
-        llama_forward(*model, backend, cache, batch.rows, shapes, scratch, logits.data());
+        llama_forward(*model, backend, cache, batch.rows, shapes, scratch, logits.data(), has_tree ? &tree : nullptr);
     } catch (...) {
         for (const SeqPlan& p : plans) cache.truncate(p.seq, p.old_len);
         throw;
     }
-    // Their K/V is written now, so full blocks can be published for prefix reuse.
+    // Their K/V is written now, so full blocks can be published for prefix reuse; a tree's rows wait for
+    // keep_tree_path, which knows which of them hold the sequence's text.
     for (const SeqPlan& p : plans) {
+        if (has_tree) {
+            PendingTree t;
+            t.old_len = p.old_len;
+            for (size_t r = 0; r < batch.rows.size(); ++r) {
+                if (batch.rows[r].seq_id != p.seq) continue;
+                t.batch_row.push_back(static_cast<int32_t>(r));
+                t.parent.push_back(batch.parent[r]);
+                t.pos.push_back(batch.rows[r].pos);
+                t.slot.push_back(tree.slot[r]);
+                t.token.push_back(batch.rows[r].token);
+            }
+            const bool branched = std::any_of(t.parent.begin(), t.parent.end(),
+                                              [](int32_t x) { return x != Batch::kNoParent; });
+            if (branched) {
+                pending_trees[p.seq] = std::move(t);
+                continue;
+            }
+        }
         seq_tokens.clear();
         for (const BatchRow& row : batch.rows) {
             if (row.seq_id == p.seq) seq_tokens.push_back(row.token);
@@ -269,6 +362,7 @@ std::span<const float> Context::decode(const Batch& batch) {
 }
 
 void Context::remove_sequence(int32_t seq_id) {
+    impl_->pending_trees.erase(seq_id);
     if (impl_->params.use_kv_cache) {
         impl_->cache.remove(seq_id);
     } else {
@@ -278,6 +372,12 @@ void Context::remove_sequence(int32_t seq_id) {
 
 void Context::truncate_sequence(int32_t seq_id, int32_t n_keep) {
     if (n_keep < 0) throw InvalidRequestError(fmt::format("truncate_sequence: n_keep {} is negative", n_keep));
+    const auto pending = impl_->pending_trees.find(seq_id);
+    if (pending != impl_->pending_trees.end()) {
+        // The tree's rows were never recorded as the sequence's text: none of them can stay.
+        n_keep = std::min(n_keep, pending->second.old_len);
+        impl_->pending_trees.erase(pending);
+    }
     if (impl_->params.use_kv_cache) {
         impl_->cache.truncate(seq_id, n_keep);
         return;
@@ -289,6 +389,51 @@ void Context::truncate_sequence(int32_t seq_id, int32_t n_keep) {
     } else if (static_cast<size_t>(n_keep) < it->second.size()) {
         it->second.resize(static_cast<size_t>(n_keep));
     }
+}
+
+void Context::keep_tree_path(int32_t seq_id, std::span<const int32_t> batch_rows) {
+    Impl& d = *impl_;
+    const auto it = d.pending_trees.find(seq_id);
+    if (it == d.pending_trees.end()) {
+        throw InvalidRequestError(fmt::format("keep_tree_path: the last decode of sequence {} had no tree rows", seq_id));
+    }
+    const PendingTree& t = it->second;
+    std::vector<size_t> path;  // indices into t
+    for (size_t k = 0; k < batch_rows.size(); ++k) {
+        const auto found = std::find(t.batch_row.begin(), t.batch_row.end(), batch_rows[k]);
+        if (found == t.batch_row.end()) {
+            throw InvalidRequestError(fmt::format("keep_tree_path: row {} was not a row of sequence {}", batch_rows[k],
+                                                  seq_id));
+        }
+        const size_t i = size_t(found - t.batch_row.begin());
+        const bool follows = k == 0 ? t.parent[i] == Batch::kNoParent
+                                    : t.parent[i] == batch_rows[k - 1] ||
+                                          (t.parent[i] == Batch::kNoParent && t.parent[path.back()] == Batch::kNoParent);
+        if (!follows || t.pos[i] != t.old_len + static_cast<int32_t>(k)) {
+            throw InvalidRequestError(fmt::format("keep_tree_path: row {} does not continue the path at position {}",
+                                                  batch_rows[k], t.old_len + k));
+        }
+        path.push_back(i);
+    }
+    // Slots only grow along a path, so moving each row down in order never overwrites a row still to move.
+    KvCache& cache = d.cache;
+    const int64_t width = cache.n_embd_kv();
+    std::vector<int32_t> tokens;
+    for (size_t k = 0; k < path.size(); ++k) {
+        const int32_t from = t.slot[path[k]];
+        const int32_t to = t.old_len + static_cast<int32_t>(k);
+        tokens.push_back(t.token[path[k]]);
+        if (from == to) continue;
+        const int64_t src = cache.slot_offset(seq_id, from), dst = cache.slot_offset(seq_id, to);
+        for (int il = 0; il < cache.n_layer(); ++il) {
+            std::copy_n(cache.k_layer(il) + src, width, cache.k_layer(il) + dst);
+            std::copy_n(cache.v_layer(il) + src, width, cache.v_layer(il) + dst);
+        }
+    }
+    const int32_t old_len = t.old_len;
+    d.pending_trees.erase(it);
+    cache.truncate(seq_id, old_len + static_cast<int32_t>(path.size()));
+    if (!tokens.empty()) cache.record_tokens(seq_id, old_len, tokens);
 }
 
 void Context::fork_sequence(int32_t src, int32_t dst) {

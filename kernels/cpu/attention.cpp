@@ -44,6 +44,10 @@ void attention(const AttentionArgs& a) {
         throw std::invalid_argument("attention: needs at least one query head and one position (n_q " +
                                     std::to_string(a.n_q) + ", n_kv " + std::to_string(a.n_kv) + ")");
     }
+    if (a.n_tail < 0 || a.n_tail > a.n_kv || (a.n_tail > 0 && a.tail == nullptr)) {
+        throw std::invalid_argument("attention: n_tail " + std::to_string(a.n_tail) + " is outside 0.." +
+                                    std::to_string(a.n_kv) + " or has no positions");
+    }
     const CpuPath path = cpu_path();
     if (path == CpuPath::Avx512 && a.head_dim % 16 == 0) return avx512::attention(a);
     if (path != CpuPath::Scalar && a.head_dim % 8 == 0) return avx2::attention(a);

@@ -35,6 +35,10 @@ struct AttentionArgs {
     PagedKv kv;
     int kv_head = 0;
     int32_t n_kv = 0;           // positions attended: 0 .. n_kv-1 (the row's own position is n_kv-1)
+    // Tree attention: the last n_tail of the n_kv positions attended are tail[0 .. n_tail) instead
+    // (0 .. n_kv-n_tail-1 first, then these, in this order: a drafted row's ancestors and itself).
+    const int32_t* tail = nullptr;
+    int32_t n_tail = 0;
     float scale = 1.0f;
     float* scratch = nullptr;   // attention_scratch_floats(n_q, head_dim, n_kv) floats
     float* out = nullptr;       // [n_q][head_dim]
@@ -45,7 +49,8 @@ inline int64_t attention_scratch_floats(int n_q, int head_dim, int32_t n_kv) {
     return int64_t{n_q} * head_dim + int64_t{16} * head_dim + int64_t{n_q} * n_kv + 16;
 }
 
-// Throws std::invalid_argument for head_dim outside 1..kMaxAttentionHeadDim, n_q < 1 or n_kv < 1.
+// Throws std::invalid_argument for head_dim outside 1..kMaxAttentionHeadDim, n_q < 1, n_kv < 1 or n_tail
+// outside 0..n_kv.
 void attention(const AttentionArgs& args);
 
 // Rounds a row of n floats to f16 (how K and V enter the cache).

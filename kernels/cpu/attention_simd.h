@@ -34,15 +34,26 @@ struct AttentionLoop {
         for (int i = 0; i < n; ++i) dst[i] = src[i];
     }
 
-    // Walks the slots of positions 0, 1, ... of one sequence through its block table without dividing.
+    // Walks the slots of positions 0, 1, ... of one sequence through its block table without dividing;
+    // after n_contig of them, the tree tail's positions (which need a division each).
     struct SlotWalker {
         const fp16_t* base;
         const PagedKv& kv;
         int64_t head_offset;
+        int32_t n_contig;
+        const int32_t* tail;
         int64_t block_index = 0;
         int offset = 0;
+        int32_t index = 0;
 
         const fp16_t* next() {
+            if (index++ >= n_contig) {
+                const int32_t pos = tail[index - 1 - n_contig];
+                return base +
+                       (static_cast<int64_t>(kv.block_table[pos / kv.block_size]) * kv.block_size + pos % kv.block_size) *
+                           kv.row_stride +
+                       head_offset;
+            }
             const fp16_t* p =
                 base + (static_cast<int64_t>(kv.block_table[block_index]) * kv.block_size + offset) * kv.row_stride +
                 head_offset;
@@ -67,9 +78,9 @@ struct AttentionLoop {
         }
     }
 
-    static void scores(const PagedKv& kv, int64_t head_offset, int32_t n_kv, const float* q, int n_q, int head_dim,
-                       float scale, float* buf, float* s, int64_t s_stride) {
-        SlotWalker walk{kv.k, kv, head_offset};
+    static void scores(const PagedKv& kv, int64_t head_offset, int32_t n_kv, int32_t n_contig, const int32_t* tail,
+                       const float* q, int n_q, int head_dim, float scale, float* buf, float* s, int64_t s_stride) {
+        SlotWalker walk{kv.k, kv, head_offset, n_contig, tail};
         const R vscale = V::set1(scale);
         for (int32_t j0 = 0; j0 < n_kv; j0 += L) {
             const int m = min(L, n_kv - j0);
@@ -92,10 +103,10 @@ struct AttentionLoop {
 
     // out [n_q][head_dim] = sum_j w[g][j] * v_j; 4 heads x up to 4 registers of head_dim stay in registers
     // while a block of L value rows passes.
-    static void values(const PagedKv& kv, int64_t head_offset, int32_t n_kv, const float* w, int64_t w_stride,
-                       int n_q, int head_dim, float* buf, float* out) {
+    static void values(const PagedKv& kv, int64_t head_offset, int32_t n_kv, int32_t n_contig, const int32_t* tail,
+                       const float* w, int64_t w_stride, int n_q, int head_dim, float* buf, float* out) {
         for (int64_t i = 0; i < static_cast<int64_t>(n_q) * head_dim; i += L) V::store(out + i, V::zero());
-        SlotWalker walk{kv.v, kv, head_offset};
+        SlotWalker walk{kv.v, kv, head_offset, n_contig, tail};
         for (int32_t j0 = 0; j0 < n_kv; j0 += L) {
             const int m = min(L, n_kv - j0);
             load_rows(walk, m, head_dim, buf);
@@ -181,9 +192,10 @@ struct AttentionLoop {
         for (int64_t i = 0; i < static_cast<int64_t>(a.n_q) * head_dim; i += L) {
             V::store(q16 + i, V::round_f16(V::load(a.q + i)));
         }
-        scores(a.kv, head_offset, a.n_kv, q16, a.n_q, head_dim, a.scale, buf, s, a.n_kv);
+        const int32_t n_contig = a.n_kv - a.n_tail;
+        scores(a.kv, head_offset, a.n_kv, n_contig, a.tail, q16, a.n_q, head_dim, a.scale, buf, s, a.n_kv);
         for (int g = 0; g < a.n_q; ++g) softmax(s + static_cast<int64_t>(g) * a.n_kv, a.n_kv);
-        values(a.kv, head_offset, a.n_kv, s, a.n_kv, a.n_q, head_dim, buf, a.out);
+        values(a.kv, head_offset, a.n_kv, n_contig, a.tail, s, a.n_kv, a.n_q, head_dim, buf, a.out);
     }
 };
 

@@ -113,6 +113,18 @@ void kernel_rows(int acts, const WeightPair* w, const ActivationPair* x, int64_t
     }
 }
 
+// Asks for the next tile's weight rows while this tile computes. prepare_weights reads a few KB in one
+// burst and the kernel then touches no memory for a long while, so the hardware prefetchers never run
+// ahead: without this, small batches (tens of activation rows) streaming weights from DRAM waited for
+// every tile's rows and ran slower than the tile kernels.
+void prefetch_next_rows(const uint8_t* w, size_t w_stride, int64_t n_rows, int64_t first) {
+    if (first >= n_rows) return;
+    const int64_t rows = n_rows - first < kTileRows ? n_rows - first : kTileRows;
+    const uint8_t* begin = w + static_cast<size_t>(first) * w_stride;
+    const size_t bytes = static_cast<size_t>(rows) * w_stride;
+    for (size_t off = 0; off < bytes; off += 64) _mm_prefetch(reinterpret_cast<const char*>(begin + off), _MM_HINT_T0);
+}
+
 template <class W>
 void gemm(int64_t n, const void* wv, size_t w_stride, int64_t n_rows, const void* xv, size_t x_stride, int64_t n_x,
           float* out, size_t out_stride, void* scratch) {
@@ -130,6 +142,7 @@ void gemm(int64_t n, const void* wv, size_t w_stride, int64_t n_rows, const void
         for (int64_t r0 = 0; r0 < n_rows; r0 += kTileRows) {
             const int rows = static_cast<int>(n_rows - r0 < kTileRows ? n_rows - r0 : kTileRows);
             prepare_weights<W>(w + static_cast<size_t>(r0) * w_stride, w_stride, rows, nb, wprep);
+            prefetch_next_rows(w, w_stride, n_rows, r0 + kTileRows);
             for (int64_t j = 0; j < acts; j += kTileActs) {
                 const int tile_acts = static_cast<int>(acts - j < kTileActs ? acts - j : kTileActs);
                 float* o = out + static_cast<size_t>(j0 + j) * out_stride + static_cast<size_t>(r0);

@@ -63,6 +63,8 @@ void tile_q8_0_family(const simd::TileArgs& a) {
 template <class W>
 struct Q8Family {
     static constexpr int kRowsPerTile = 4;
+    // Batches of 2-3 rows (below the GEMM's threshold) unpack each weight block once for all of them.
+    static constexpr int kActsPerTile = 4;
     template <int R, int J>
     static void tile(const simd::TileArgs& a) {
         tile_q8_0_family<W, R, J>(a);

@@ -2,6 +2,7 @@
 // field may take, and the JSON a client reads back.
 #include <QtTest>
 
+#include "peregrine/grammar.h"
 #include "server/openai_api.h"
 #include "server/openai_server.h"
 #include "support/test_paths.h"
@@ -132,6 +133,64 @@ private slots:
         } catch (const ApiError& e) {
             QCOMPARE(e.status(), 400);
             QCOMPARE(e.body()["error"]["type"].get<std::string>(), std::string("invalid_request_error"));
+        }
+    }
+
+    void response_format_becomes_a_grammar() {
+        json text = chat("hi");
+        text["response_format"] = {{"type", "text"}};
+        QVERIFY(!parse(Endpoint::ChatCompletions, text).engine.grammar);
+        QVERIFY(!parse(Endpoint::ChatCompletions, chat("hi")).engine.grammar);
+        json object = chat("hi");
+        object["response_format"] = {{"type", "json_object"}};
+        const auto any = parse(Endpoint::ChatCompletions, object).engine.grammar;
+        QVERIFY(any);
+        GrammarMatcher m(any, std::make_shared<GrammarVocabulary>(*loaded_.vocab));
+        QVERIFY(m.accept_text("{\"a\":[1,{\"b\":null}]}"));
+        QVERIFY(m.finished());
+        json schema = {{"prompt", "x"},
+                       {"response_format",
+                        {{"type", "json_schema"},
+                         {"json_schema",
+                          {{"name", "person"},
+                           {"strict", true},
+                           {"schema", {{"type", "object"},
+                                       {"properties", {{"age", {{"type", "integer"}}}}},
+                                       {"required", {"age"}}}}}}}}};
+        const auto person = parse(Endpoint::Completions, schema).engine.grammar;
+        QVERIFY(person);
+        GrammarMatcher p(person, std::make_shared<GrammarVocabulary>(*loaded_.vocab));
+        QVERIFY(!p.accept_text("{\"name\""));
+        QVERIFY(p.accept_text("{\"age\":42}"));
+        QVERIFY(p.finished());
+    }
+
+    void bad_response_formats_are_400_with_the_pointer() {
+        json rf = chat("hi");
+        rf["response_format"] = "json";
+        refused(Endpoint::ChatCompletions, rf, 400, "response_format");
+        rf["response_format"] = {{"type", "xml"}};
+        refused(Endpoint::ChatCompletions, rf, 400, "response_format.type");
+        rf["response_format"] = {{"type", "json_schema"}};
+        refused(Endpoint::ChatCompletions, rf, 400, "response_format.json_schema");
+        rf["response_format"] = {{"type", "json_schema"}, {"json_schema", {{"name", "x"}, {"schema", 5}}}};
+        refused(Endpoint::ChatCompletions, rf, 400, "response_format.json_schema.schema");
+        rf["response_format"] = {{"type", "json_schema"}, {"json_schema", {{"name", 3}, {"schema", json::object()}}}};
+        refused(Endpoint::ChatCompletions, rf, 400, "response_format.json_schema.name");
+        // A schema the compiler refuses: the message names the node's JSON pointer.
+        rf["response_format"] = {{"type", "json_schema"},
+                                 {"json_schema",
+                                  {{"name", "person"},
+                                   {"schema", {{"type", "object"},
+                                               {"properties", {{"age", {{"type", "integr"}}}}}}}}}};
+        refused(Endpoint::ChatCompletions, rf, 400, "response_format.json_schema.schema");
+        try {
+            parse(Endpoint::ChatCompletions, rf);
+        } catch (const ApiError& e) {
+            const std::string message = e.what();
+            QVERIFY2(message.find("/properties/age/type") != std::string::npos, e.what());
+            QVERIFY2(message.find("person") != std::string::npos, e.what());
+            QCOMPARE(e.body()["error"]["code"].get<std::string>(), std::string("invalid_json_schema"));
         }
     }
 

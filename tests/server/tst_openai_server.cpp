@@ -7,8 +7,10 @@
 
 #include <QProcess>
 #include <atomic>
+#include <map>
 #include <thread>
 
+#include "../engine/grammar/schema_validator.h"
 #include "peregrine/context.h"
 #include "peregrine/generation.h"
 #include "server/openai_server.h"
@@ -46,6 +48,45 @@ std::vector<Event> parse_sse(const std::string& body, bool* well_formed) {
         events.push_back({block.substr(6)});
     }
     return events;
+}
+
+const char* kPersonSchema = R"({"type": "object", "properties": {
+    "name": {"type": "string", "maxLength": 10},
+    "age": {"type": "integer"},
+    "mood": {"enum": ["happy", "sad", "sleepy"]},
+    "friends": {"type": "array", "items": {"type": "string", "maxLength": 6}, "maxItems": 3}},
+  "required": ["name", "age", "mood"]})";
+
+const char* kShapesSchema = R"({"type": "object", "properties": {
+    "shapes": {"type": "array", "minItems": 1, "maxItems": 3, "items": {"$ref": "#/$defs/shape"}}},
+  "required": ["shapes"],
+  "$defs": {"shape": {"type": "object", "properties": {
+    "kind": {"enum": ["circle", "square"]},
+    "size": {"anyOf": [{"type": "number"}, {"type": "null"}]},
+    "label": {"type": "string", "maxLength": 8}},
+   "required": ["kind", "size"]}}})";
+
+// The text of every choice of a response, streamed (SSE) or whole; "" when the response is malformed.
+std::map<int, std::string> choice_texts(const std::string& body, bool stream, bool chat, bool* ok) {
+    std::map<int, std::string> texts;
+    *ok = true;
+    const auto text_of = [&](const json& choice) {
+        if (!chat) return choice["text"].get<std::string>();
+        const json& part = stream ? choice["delta"] : choice["message"];
+        return part.contains("content") ? part["content"].get<std::string>() : std::string();
+    };
+    if (!stream) {
+        const json whole = json::parse(body);
+        for (const json& c : whole["choices"]) texts[c["index"].get<int>()] += text_of(c);
+        return texts;
+    }
+    const std::vector<Event> events = parse_sse(body, ok);
+    if (events.empty() || events.back().data != "[DONE]") *ok = false;
+    for (size_t i = 0; i + 1 < events.size(); ++i) {
+        const json chunk = json::parse(events[i].data);
+        for (const json& c : chunk["choices"]) texts[c["index"].get<int>()] += text_of(c);
+    }
+    return texts;
 }
 
 }  // namespace
@@ -333,6 +374,128 @@ private slots:
             if (delta.contains("content")) content += delta["content"].get<std::string>();
         }
         QCOMPARE(content, generate_alone(loaded_.tokenize_chat({{"user", "Tell me about a bird."}}), 12));
+    }
+
+    // json_schema on both endpoints, streamed and whole, sampled over seeds (n = 2): every answer parses
+    // and validates against its schema, and ends with finish_reason "stop" (the grammar was completed).
+    void response_format_json_schema_validates_data() {
+        QTest::addColumn<bool>("chat");
+        QTest::addColumn<bool>("stream");
+        QTest::addColumn<int>("schema");
+        for (bool chat : {false, true}) {
+            for (bool stream : {false, true}) {
+                for (int schema : {0, 1}) {
+                    QTest::addRow("%s/%s/schema %d", chat ? "chat" : "completions", stream ? "streamed" : "whole",
+                                  schema)
+                        << chat << stream << schema;
+                }
+            }
+        }
+    }
+    void response_format_json_schema_validates() {
+        QFETCH(bool, chat);
+        QFETCH(bool, stream);
+        QFETCH(int, schema);
+        const json schema_json = json::parse(schema == 0 ? kPersonSchema : kShapesSchema);
+        const auto ordered_schema = test::ordered_json::parse(schema == 0 ? kPersonSchema : kShapesSchema);
+        for (int seed = 0; seed < 4; ++seed) {
+            json body = {{"max_tokens", 200},
+                         {"temperature", 1.0},
+                         {"seed", seed},
+                         {"n", 2},
+                         {"stream", stream},
+                         {"response_format",
+                          {{"type", "json_schema"},
+                           {"json_schema", {{"name", "answer"}, {"strict", true}, {"schema", schema_json}}}}}};
+            if (chat) {
+                body["messages"] = {{{"role", "user"}, {"content", "Describe a friend as JSON."}}};
+            } else {
+                body["prompt"] = "Lily and her friend";
+            }
+            const auto res = post(chat ? "/v1/chat/completions" : "/v1/completions", body);
+            QVERIFY(res);
+            QCOMPARE(res->status, 200);
+            bool ok = false;
+            const auto texts = choice_texts(res->body, stream, chat, &ok);
+            QVERIFY(ok);
+            QCOMPARE(texts.size(), size_t(2));
+            for (const auto& [index, text] : texts) {
+                const auto value = test::ordered_json::parse(text, nullptr, false);
+                QVERIFY2(!value.is_discarded(), text.c_str());
+                const std::string error = test::validate_json(value, ordered_schema, ordered_schema);
+                QVERIFY2(error.empty(), (error + " in " + text).c_str());
+            }
+            if (!stream) {
+                const json whole = json::parse(res->body);
+                for (const json& c : whole["choices"]) {
+                    QCOMPARE(c["finish_reason"].get<std::string>(), std::string("stop"));
+                }
+            }
+        }
+    }
+
+    // JSON mode: any JSON object. The tiny stories model never closes its strings within max_tokens, so
+    // the answers are checked as JSON *prefixes*: nlohmann's parser finds nothing wrong before the end of
+    // the text (it fails only for want of more input); an answer the grammar completed ("stop") must parse
+    // whole as an object.
+    void response_format_json_object_gives_objects() {
+        for (int seed = 0; seed < 6; ++seed) {
+            const json body = {{"messages", {{{"role", "user"}, {"content", "Reply in JSON."}}}},
+                               {"max_tokens", 60},
+                               {"temperature", 1.0},
+                               {"seed", seed},
+                               {"response_format", {{"type", "json_object"}}}};
+            const auto res = post("/v1/chat/completions", body);
+            QVERIFY(res);
+            QCOMPARE(res->status, 200);
+            const json choice = json::parse(res->body)["choices"][0];
+            const std::string text = choice["message"]["content"].get<std::string>();
+            QVERIFY2(!text.empty() && text[0] == '{', text.c_str());
+            try {
+                const json value = json::parse(text);
+                QVERIFY2(value.is_object(), text.c_str());
+            } catch (const json::parse_error& e) {
+                QVERIFY2(choice["finish_reason"] == "length", text.c_str());
+                QVERIFY2(e.byte >= text.size(), (std::string(e.what()) + " in " + text).c_str());
+            }
+        }
+    }
+
+    void invalid_schema_is_400_naming_the_pointer() {
+        const json body = {{"messages", {{{"role", "user"}, {"content", "hi"}}}},
+                           {"response_format",
+                            {{"type", "json_schema"},
+                             {"json_schema",
+                              {{"name", "broken"},
+                               {"schema", {{"type", "object"},
+                                           {"properties", {{"tags", {{"type", "array"}, {"items", {{"type", 7}}}}}}}}}}}}}};
+        const auto res = post("/v1/chat/completions", body);
+        verify_error(res, 400, "response_format.json_schema.schema", "invalid_json_schema");
+        const std::string message = json::parse(res->body)["error"]["message"].get<std::string>();
+        QVERIFY2(message.find("/properties/tags/items/type") != std::string::npos, message.c_str());
+        verify_error(post("/v1/completions", {{"prompt", "x"}, {"response_format", {{"type", "yaml"}}}}), 400,
+                     "response_format.type");
+    }
+
+    // A non-streamed request writes nothing until it is done; its client giving up (read timeout) must
+    // still cancel it and free its blocks, long before its max_tokens.
+    void non_streamed_client_disconnect_cancels() {
+        const json before = wait_idle();
+        step_delay_us_ = 5000;  // 200 tokens now take more than a second
+        auto c = client();
+        c->set_read_timeout(0, 300000);  // gives up after 0.3 s and closes the connection
+        const auto res = c->Post("/v1/completions",
+                                 json({{"prompt", "Once upon a time"}, {"max_tokens", 200}, {"temperature", 0}}).dump(),
+                                 "application/json");
+        QVERIFY(!res);
+        QCOMPARE(res.error(), httplib::Error::Read);
+        c.reset();
+        const json after = wait_idle();
+        step_delay_us_ = 0;
+        QCOMPARE(after["requests"]["disconnected"].get<int>() - before["requests"]["disconnected"].get<int>(), 1);
+        QCOMPARE(after["requests"]["cancelled"].get<int>() - before["requests"]["cancelled"].get<int>(), 1);
+        QCOMPARE(after["kv_cache"]["blocks_used"].get<int>(), 0);
+        QVERIFY(after["tokens"]["generated"].get<int>() - before["tokens"]["generated"].get<int>() < 150);
     }
 
     void client_disconnect_cancels_and_frees_blocks() {

@@ -10,6 +10,7 @@
 #include <QSettings>
 #include <QShortcut>
 #include <QSplitter>
+#include <QStackedWidget>
 #include <QStatusBar>
 #include <QUrl>
 #include <QVBoxLayout>
@@ -27,6 +28,7 @@
 #include "window/notice_bar.h"
 #include "picker/model_picker_dialog.h"
 #include "settings/settings_dialog.h"
+#include "welcome/welcome_page.h"
 
 namespace peregrine::ui {
 
@@ -59,13 +61,18 @@ MainWindow::MainWindow(std::unique_ptr<ChatStore> store, std::unique_ptr<QSettin
     splitter->setStretchFactor(1, 1);
     sidebar_->setMinimumWidth(200);
     splitter->setSizes({240, 760});
-    setCentralWidget(splitter);
+    pages_ = new QStackedWidget(this);
+    pages_->addWidget(splitter);
+    welcome_ = new WelcomePage(*settings_, engineSettings_.contextLength, pages_);
+    pages_->addWidget(welcome_);
+    setCentralWidget(pages_);
     statusBar()->addPermanentWidget(modelStatus_, 1);
     resize(1100, 740);
 
     buildMenus();
     connectEngine();
     connectSession();
+    connectWelcome();
 
     if (!store_->recoveryNote().isEmpty()) notice_->showNotice(NoticeBar::Kind::Warning, store_->recoveryNote());
     // Open the most recent conversation, as chat apps do.
@@ -144,11 +151,35 @@ void MainWindow::connectSession() {
     });
 }
 
+void MainWindow::connectWelcome() {
+    connect(welcome_, &WelcomePage::scanFinished, this, [this](int count) {
+        if (count == 0) {
+            pages_->setCurrentWidget(welcome_);
+        } else if (pages_->currentWidget() == welcome_) {  // e.g. "Add folder…" found some
+            pages_->setCurrentIndex(0);
+            notice_->showNotice(NoticeBar::Kind::Info,
+                                tr("%n model(s) found. Choose one to start chatting.", nullptr, count),
+                                tr("Choose model…"), [this] { openModelPicker(); });
+        }
+    });
+    // A model loaded any way (Model menu, a download) replaces the welcome page with the chat.
+    connect(engine_.get(), &EngineController::modelLoaded, pages_, [this] { pages_->setCurrentIndex(0); });
+    connect(welcome_, &WelcomePage::modelDownloaded, this, [this](const QString& path) {
+        pages_->setCurrentIndex(0);  // the model status shows the load; a failure goes to the notice bar
+        loadModel(path);
+        chatPanel_->focusInput();
+    });
+}
+
 void MainWindow::loadModel(const QString& path) { engine_->loadModel(path, engineSettings_.loadOptions()); }
 
 void MainWindow::loadLastModel() {
     const QString path = settings_->value("model/lastPath").toString();
-    if (!path.isEmpty() && QFileInfo::exists(path)) loadModel(path);
+    if (!path.isEmpty() && QFileInfo::exists(path)) {
+        loadModel(path);
+    } else {
+        welcome_->checkForModels();  // no model anywhere: scanFinished(0) opens the welcome page
+    }
 }
 
 void MainWindow::applyEngineSettings(const EngineSettings& settings) {

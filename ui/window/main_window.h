@@ -10,6 +10,7 @@
 #include "settings/engine_settings.h"
 
 class QSettings;
+class QStackedWidget;
 
 namespace peregrine::ui {
 
@@ -21,6 +22,7 @@ class EngineController;
 class ModelStatus;
 class NoticeBar;
 class StatsBar;
+class WelcomePage;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -31,7 +33,7 @@ public:
     ~MainWindow() override;
 
     void loadModel(const QString& path);
-    void loadLastModel();  // the one loaded last time, if it still exists
+    void loadLastModel();  // the one loaded last time if it still exists, else the welcome page when no model is found
 
     ChatStore& store() { return *store_; }
     EngineController& engine() { return *engine_; }
@@ -41,6 +43,7 @@ public:
     StatsBar* statsBar() const { return statsBar_; }
     NoticeBar* noticeBar() const { return notice_; }
     ModelStatus* modelStatus() const { return modelStatus_; }
+    WelcomePage* welcomePage() const { return welcome_; }  // shown instead of the chat when no model exists
     const EngineSettings& engineSettings() const { return engineSettings_; }
     void applyEngineSettings(const EngineSettings& settings);
 
@@ -51,6 +54,7 @@ private:
     void buildMenus();
     void connectEngine();
     void connectSession();
+    void connectWelcome();
     void openModelFile();
     void openModelPicker();
     void openSettings();
@@ -68,6 +72,8 @@ private:
     StatsBar* statsBar_ = nullptr;
     NoticeBar* notice_ = nullptr;
     ModelStatus* modelStatus_ = nullptr;
+    QStackedWidget* pages_ = nullptr;  // the chat, or the first-run welcome page
+    WelcomePage* welcome_ = nullptr;
 };
 
 }  // namespace peregrine::ui

@@ -46,7 +46,8 @@ public:
     Context(const Context&) = delete;
     Context& operator=(const Context&) = delete;
 
-    // Runs one forward pass. Rows of one sequence must continue it (pos == current length, then +1...).
+    // Runs one forward pass. Rows of one sequence must continue it (pos == current length, then +1...),
+    // or form a tree (batch.h; needs the KV cache).
     // Returns the logits (n_vocab floats each) of the rows with want_logits, in row order, valid until the
     // next decode. Throws InvalidRequestError (position past n_ctx, out of KV blocks, bad token id,
     // non-contiguous positions) and leaves the cache as it was.
@@ -54,6 +55,12 @@ public:
 
     void remove_sequence(int32_t seq_id);                   // frees its blocks
     void truncate_sequence(int32_t seq_id, int32_t n_keep); // drop positions >= n_keep (rejected drafts)
+    // After a decode with tree rows (Batch::parent) for `seq_id`: keeps the K/V of the given rows of that
+    // batch, a path (each row the parent of the next, positions len, len + 1, ... where len is the
+    // sequence's length before that decode), at those positions, and drops every other row of the tree.
+    // Until then (or truncate_sequence / remove_sequence) the sequence cannot be decoded. An empty path
+    // drops the whole tree. Throws InvalidRequestError for rows that are not such a path.
+    void keep_tree_path(int32_t seq_id, std::span<const int32_t> batch_rows);
     // Makes `dst` (which must not exist) a copy of `src` that shares its full KV blocks (copy-on-write).
     void fork_sequence(int32_t src, int32_t dst);
     int32_t sequence_length(int32_t seq_id) const;          // 0 if unknown

@@ -16,6 +16,7 @@
 
 #include "peregrine/context.h"
 #include "peregrine/generation.h"
+#include "peregrine/grammar.h"
 #include "peregrine/loaded_model.h"
 #include "peregrine/sampling.h"
 #include "peregrine/scheduler.h"
@@ -28,6 +29,7 @@ struct StepStats {
     int n_prompt_rows = 0;   // rows at prompt positions (prefill, including recomputation)
     int n_preempted = 0;
     double ms = 0;           // schedule + forward + sampling + callbacks
+    double forward_ms = 0;   // of which the model's forward pass (Context::decode); the rest is the engine's
 };
 
 struct EngineParams {
@@ -47,6 +49,15 @@ struct EngineRequest {
     bool stop_at_eog = true;
     int n = 1;                              // parallel samples; each after the first reuses the prompt's
                                             // blocks; sample i uses seed + i when a seed is given
+    // Guided generation (null: unconstrained). Every sampled token is drawn from the logits masked to the
+    // tokens the grammar allows (Grammar::parse / Grammar::from_json_schema), each sample has its own
+    // GrammarMatcher, and a sample ends (EndOfGeneration) as soon as the grammar is complete and nothing
+    // may follow. The engine builds the GrammarVocabulary once per model, on the first guided request.
+    std::shared_ptr<const Grammar> grammar;
+    // Where the grammar allows exactly one continuation (keys, quotes, braces of a JSON object) its tokens
+    // are appended without sampling and computed as extra rows of the sample's next step, like a prompt
+    // chunk: fewer forward passes per output token. false: every token is sampled (masked) in a step.
+    bool force_grammar_tokens = true;
 };
 
 // Everything a request produced in one step, for one of its samples.
@@ -58,10 +69,12 @@ struct RequestUpdate {
     bool finished = false;          // this sample is done
     bool all_finished = false;      // every sample of the request is done (the last update it gets)
     StopReason stop_reason = StopReason::Length;
-    std::string error;              // set when the request failed (finished is then true)
+    std::string error;              // set when the request failed (finished is then true), e.g. a grammar
+                                    // that allows no token of the vocabulary
     int n_prompt_tokens = 0;
     int n_cached_prompt_tokens = 0; // prompt positions served by the prefix cache
     int n_generated = 0;            // tokens generated so far by this sample
+    int n_forced = 0;               // of those, tokens the grammar determined (appended without sampling)
     uint64_t seed = 0;              // the sample's sampler seed
 };
 
@@ -75,6 +88,7 @@ struct EngineStats {
     uint64_t rows = 0;              // forward-pass rows in total
     uint64_t prompt_rows = 0;       // of those, at prompt positions
     uint64_t generated_tokens = 0;
+    uint64_t forced_tokens = 0;     // of those, determined by a grammar (no sampling step of their own)
     uint64_t preemptions = 0;
     uint64_t requests_finished = 0; // every sample of the request done, cancelled ones included
     uint64_t requests_cancelled = 0;
@@ -116,6 +130,7 @@ private:
 
     void report(const RequestProgress& progress);
     void fail_step(const SchedulerOutput& out, const std::string& error);
+    void fail_request(uint64_t sample_id, const std::string& error);
     void deliver(Sample& sample, RequestUpdate update);
 
     LoadedModel model_;
@@ -124,6 +139,7 @@ private:
     std::unique_ptr<ContextKv> kv_;
     std::unique_ptr<ModelRunner> runner_;
     std::unique_ptr<Scheduler> scheduler_;
+    std::shared_ptr<const GrammarVocabulary> grammar_vocabulary_;  // built on the first guided request
     std::map<uint64_t, std::unique_ptr<Sample>> samples_;  // by scheduler request id
     std::map<uint64_t, std::unique_ptr<Group>> groups_;    // by request id
     uint64_t next_sample_id_ = 1;

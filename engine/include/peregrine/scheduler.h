@@ -85,6 +85,10 @@ struct RunnerOutput {
     struct Sampled {
         uint64_t request_id;
         int32_t token;
+        // Tokens known to follow `token` without sampling (a grammar's only continuation): appended after
+        // it, one by one under the same stop rules, and computed as extra rows of the request's next step.
+        std::vector<int32_t> forced = {};
+        bool end = false;  // nothing may follow these tokens (a complete grammar): EndOfGeneration
     };
     std::vector<Sampled> sampled;  // one per chunk with sample = true
 };
@@ -92,7 +96,8 @@ struct RunnerOutput {
 // What happened to a request in a step (update()) or when schedule()/finish() ended it.
 struct RequestProgress {
     uint64_t request_id = 0;
-    std::vector<int32_t> new_tokens;   // the token sampled this step (empty on a finish without one)
+    std::vector<int32_t> new_tokens;   // the tokens added this step: the sampled one, then any forced ones
+                                       // (empty on a finish without one)
     bool finished = false;
     StopReason stop_reason = StopReason::Length;
     int n_prompt_tokens = 0;
@@ -142,6 +147,7 @@ private:
     ScheduledChunk make_chunk(Entry& e, int32_t n);
     void preempt(Entry& e, SchedulerOutput& out);
     RequestProgress release(Entry& e, StopReason reason);
+    RequestProgress append(Entry& e, const RunnerOutput::Sampled& sampled);
     void insert_waiting(Entry* e);
     void insert_running(Entry* e);
 

@@ -48,12 +48,22 @@ struct Draft {
     // Empty: the tokens are deterministic guesses (treated as a one-hot q). Otherwise tokens.size() rows of
     // n_vocab floats: row i is the distribution tokens[i] was drawn from.
     std::vector<float> probs;
+    // Tree drafts (staged speculation; empty: the tokens are one chain). parents[i] is the index of the
+    // guess that guess i follows, or -1 for a guess at the first position; parents come before their
+    // children. The loop verifies a tree in one target pass with a tree attention mask (batch.h) when the
+    // request is greedy, has no grammar and the context has a KV cache; otherwise it keeps the chain of
+    // first children (guesses 0, 1, ... while parents[i] == i - 1). Tree drafts are deterministic. A
+    // tree's first chain holds up to K guesses and up to kMaxTreeLeaves more guesses branch off it.
+    std::vector<int32_t> parents;
+    static constexpr int kMaxTreeLeaves = 3;
 
     void clear() {
         tokens.clear();
         probs.clear();
+        parents.clear();
     }
     bool sampled() const { return !probs.empty(); }
+    bool tree() const { return !parents.empty(); }
 };
 
 // What a source needs to know about the request it drafts for.
@@ -118,11 +128,29 @@ struct DraftModelParams {
     // its first guess) and rises while they are rejected, within [0.02, 0.95].
     float min_probability = 0.0f;
     bool adaptive_threshold = false;
+    // Staged speculation, greedy requests only (sampling drafts a plain chain):
+    // tree: besides its chain of up to K guesses, the draft proposes its next-best tokens at the first
+    //   two positions (up to 2 at the first, 1 at the second, each at least kTreeMinProbability likely
+    //   to the draft) as leaves of a tree that the target verifies in the same single pass: up to
+    //   Draft::kMaxTreeLeaves rows more than K, for a chance at a longer accepted run where the chain's
+    //   first guesses are wrong.
+    // lookup_drafts (a draft of the draft): prompt lookup guesses the draft model's next tokens, and the
+    //   draft verifies them in one of its own passes, keeping those that equal its argmax, so the draft's
+    //   chain is the same but takes fewer draft forwards on repetitive text.
+    bool tree = false;
+    bool lookup_drafts = false;
+    PromptLookupParams lookup{};
+    static constexpr float kTreeMinProbability = 0.05f;
 };
 // Throws InvalidRequestError when the vocabularies differ (size, a token's text, BOS/EOS), naming the id.
 void check_draft_vocabulary(const Vocab& target, const Vocab& draft);
 std::unique_ptr<DraftSource> make_draft_model_source(std::shared_ptr<const Model> draft_model,
                                                      const DraftModelParams& params = {});
+
+// A draft-model spec from the CLI: "draft:PATH" (chain), "tree:PATH" (tree drafts), "draft-lookup:PATH"
+// (prompt lookup drafts for the draft) or "staged:PATH" (both). Sets params.tree / lookup_drafts and
+// returns PATH; returns an empty string for a spec that names no draft model.
+std::string parse_draft_model_spec(std::string_view spec, DraftModelParams& params);
 
 struct SpeculativeOptions {
     DraftSource* draft = nullptr;    // null: no speculation
@@ -146,6 +174,7 @@ struct SpeculativeStats {
     int64_t n_verify_passes = 0;   // target passes that verified at least one guess
     int64_t n_forward_passes = 0;  // every target forward (prefill chunks included)
     int64_t n_forced = 0;          // tokens the grammar determined (appended without sampling)
+    int64_t n_tree_passes = 0;     // verification passes over a tree draft (n_drafted counts every node)
     int n_generated = 0;
     int last_k = 0;                // K chosen for the last pass (adaptive mode)
     double draft_ms = 0;           // time spent in DraftSource::propose

@@ -30,8 +30,21 @@ public:
     void attention(const KvCache& cache, int layer, const KvRows& rows, const float* q, int n_head, int n_head_kv,
                    int head_dim, float scale, float* out) override;
     void swiglu(const float* gate, const float* up, float* out, int64_t n_rows, int64_t n) override;
+    void rms_norm_matmul(std::span<const MatmulJob> jobs, const float* x, const WeightView& norm, float eps,
+                         int64_t n_rows) override;
+    void rms_norm_matmul_swiglu(const MatmulJob& gate, const MatmulJob& up, const float* x, const WeightView& norm,
+                                float eps, int64_t n_rows) override;
+    void rope_store_kv(float* q, int n_head, float* k, const float* v, int n_head_kv, int head_dim,
+                       std::span<const int32_t> pos, const kernels::cpu::RopeConfig& config, KvCache& cache, int layer,
+                       const KvRows& rows) override;
 
 private:
+    // The matmul behind the public forms: x normalised first when norm is given (fused into the
+    // activation conversion), and for swiglu (jobs = {gate, up}) the output columns split across threads
+    // so that each applies silu(gate) * up to its own columns.
+    void matmul_impl(std::span<const MatmulJob> jobs, const float* x, int64_t n_rows, const float* norm, float eps,
+                     bool swiglu);
+
     // Threads worth using for n cheap element-wise operations (waking threads costs more than tiny ops).
     int threads_for_elements(int64_t n) const;
     // Threads worth using for an op of `macs` multiply-adds.
@@ -40,6 +53,7 @@ private:
     ThreadPool pool_;
     std::vector<uint8_t> activations_;             // converted matmul inputs, one region per vec_dot type
     std::vector<float> attention_scratch_;         // [n_threads][attention_scratch_floats(...)]
+    std::vector<float> normed_;                    // normalised matmul inputs, when no fused form applies
 };
 
 }  // namespace peregrine::backend

@@ -27,14 +27,14 @@ void ForwardScratch::reserve(const ModelInfo& info, int64_t n_rows) {
 }
 
 void llama_forward(const Model& model, backend::Backend& be, KvCache& cache, std::span<const BatchRow> rows,
-                   std::span<const RowShape> /*shapes*/, ForwardScratch& s, float* logits) {
+                   std::span<const RowShape> /*shapes*/, ForwardScratch& s, float* logits,
+                   const backend::KvTree* tree) {
     const ModelInfo& hp = model.info();
     const ModelWeights& w = model.weights();
     const int64_t n = static_cast<int64_t>(rows.size());
     const int64_t n_embd = hp.n_embd;
     const int64_t n_embd_q = hp.n_embd_q();
     const int64_t n_embd_kv = hp.n_embd_kv();
-    const int64_t n_ff = hp.n_ff;
     const float attn_scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim));
 
     s.reserve(hp, n);
@@ -48,7 +48,8 @@ void llama_forward(const Model& model, backend::Backend& be, KvCache& cache, std
         s.seq.push_back(rows[r].seq_id);
         if (rows[r].want_logits) s.logit_rows.push_back(static_cast<int32_t>(r));
     }
-    const backend::KvRows kv_rows{s.seq, s.pos};
+    // Tree batches: RoPE uses each row's position, the cache its slot and the tree's attention mask.
+    const backend::KvRows kv_rows = tree ? tree->rows(s.seq) : backend::KvRows{s.seq, s.pos, {}, {}, {}};
 
     kernels::cpu::RopeConfig rope;
     rope.n_rot = hp.n_rot;
@@ -58,7 +59,6 @@ void llama_forward(const Model& model, backend::Backend& be, KvCache& cache, std
     rope.freq_factors = w.rope_freqs.present() ? w.rope_freqs.f32() : nullptr;
 
     float* x = s.x.data();        // [n][n_embd]
-    float* xb = s.xb.data();      // [n][n_embd]
     float* xb2 = s.xb2.data();    // [n][n_embd]
     float* q = s.q.data();        // [n][n_head][head_dim]
     float* k = s.k.data();        // [n][n_head_kv][head_dim]
@@ -84,22 +84,17 @@ void llama_forward(const Model& model, backend::Backend& be, KvCache& cache, std
         const LayerWeights& l = w.layers[static_cast<size_t>(il)];
         const bool last = il + 1 == hp.n_layer;
 
-        // norm: xb = rms_norm(x) * attn_norm
-        be.rms_norm(x, l.attn_norm, n, n_embd, hp.norm_eps, xb);
-
-        // qkv: q = xb·Wqᵀ (+ bq), k = xb·Wkᵀ (+ bk), v = xb·Wvᵀ (+ bv)
+        // norm + qkv: xb = rms_norm(x) * attn_norm; q = xb·Wqᵀ (+ bq), k = xb·Wkᵀ (+ bk), v = xb·Wvᵀ (+ bv)
+        // (one op: the backend normalises each row as it converts it for the matmul)
         const backend::MatmulJob qkv[] = {{&l.wq, q}, {&l.wk, k}, {&l.wv, v}};
-        be.matmul(qkv, xb, n);
+        be.rms_norm_matmul(qkv, x, l.attn_norm, hp.norm_eps, n);
         if (l.bq.present()) be.add_bias(q, l.bq, n, n_embd_q);
         if (l.bk.present()) be.add_bias(k, l.bk, n, n_embd_kv);
         if (l.bv.present()) be.add_bias(v, l.bv, n, n_embd_kv);
 
-        // rope: rotate q and k by each row's position
-        be.rope(q, hp.n_head, k, hp.n_head_kv, hp.head_dim, s.pos, rope);
-
-        // attn: store this batch's k, v in the cache, then each row attends to positions 0..pos of its
-        // sequence; xb2 = att·Woᵀ (+ bo)
-        be.store_kv(cache, il, kv_rows, k, v);
+        // rope: rotate q and k by each row's position; attn: store this batch's k, v in the cache (one op),
+        // then each row attends to positions 0..pos of its sequence; xb2 = att·Woᵀ (+ bo)
+        be.rope_store_kv(q, hp.n_head, k, v, hp.n_head_kv, hp.head_dim, s.pos, rope, cache, il, kv_rows);
         if (last && n_out == 0) break;  // the cache is complete and nothing reads this layer's output
         be.attention(cache, il, kv_rows, q, hp.n_head, hp.n_head_kv, hp.head_dim, attn_scale, att);
         const backend::MatmulJob out_proj[] = {{&l.wo, xb2}};
@@ -114,13 +109,9 @@ void llama_forward(const Model& model, backend::Backend& be, KvCache& cache, std
         // residual: x = x + attention output
         be.add(xb2, x, x, n_cur * n_embd);
 
-        // norm: xb = rms_norm(x) * ffn_norm
-        be.rms_norm(x, l.ffn_norm, n_cur, n_embd, hp.norm_eps, xb);
-
-        // ffn: xb2 = (silu(xb·Wgateᵀ) * xb·Wupᵀ)·Wdownᵀ
-        const backend::MatmulJob gate_up[] = {{&l.ffn_gate, hb}, {&l.ffn_up, hb2}};
-        be.matmul(gate_up, xb, n_cur);
-        be.swiglu(hb, hb2, hb, n_cur, n_ff);
+        // norm + ffn: xb = rms_norm(x) * ffn_norm; xb2 = (silu(xb·Wgateᵀ) * xb·Wupᵀ)·Wdownᵀ (norm, gate/up
+        // and SwiGLU in one op)
+        be.rms_norm_matmul_swiglu({&l.ffn_gate, hb}, {&l.ffn_up, hb2}, x, l.ffn_norm, hp.norm_eps, n_cur);
         const backend::MatmulJob down[] = {{&l.ffn_down, xb2}};
         be.matmul(down, hb, n_cur);
 
@@ -130,9 +121,8 @@ void llama_forward(const Model& model, backend::Backend& be, KvCache& cache, std
     if (n_out == 0) return;
 
     // output: final norm and the vocabulary projection of the n_out rows left: logits [n_out][n_vocab]
-    be.rms_norm(x, w.output_norm, n_out, n_embd, hp.norm_eps, xb);
     const backend::MatmulJob vocab[] = {{&w.output, logits}};
-    be.matmul(vocab, xb, n_out);
+    be.rms_norm_matmul(vocab, x, w.output_norm, hp.norm_eps, n_out);
 }
 
 }  // namespace peregrine

@@ -43,7 +43,9 @@ struct ForwardScratch {
 // (KvCache::grow); the pass writes every row's K/V for every layer before that layer's attention, so
 // several rows of one sequence attend to each other causally. `shapes` is unused (RowShape).
 // Writes logits [n_logit_rows][n_vocab] for the rows with want_logits, in row order.
+// `tree` (tree batches, see batch.h): the rows' KV slots and attention mask; null: slot = position, causal.
 void llama_forward(const Model& model, backend::Backend& be, KvCache& cache, std::span<const BatchRow> rows,
-                   std::span<const RowShape> shapes, ForwardScratch& s, float* logits);
+                   std::span<const RowShape> shapes, ForwardScratch& s, float* logits,
+                   const backend::KvTree* tree = nullptr);
 
 }  // namespace peregrine

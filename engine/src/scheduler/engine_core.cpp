@@ -43,6 +43,7 @@ struct EngineCore::Sample {
     StopStringFilter filter;
     uint64_t seed;
     int n_prompt;
+    int n_forced_reported = 0;
 };
 
 struct EngineCore::Group {
@@ -106,12 +107,20 @@ void EngineCore::submit(uint64_t request_id, const EngineRequest& request, Updat
     group->n_prompt = static_cast<int>(request.prompt.size());
     std::vector<int32_t> stop_tokens;
     if (request.stop_at_eog) stop_tokens = model_.vocab->eog_ids();
+    GuidedParams guided;
+    if (request.grammar) {
+        // One pass over the vocabulary, on the first guided request only.
+        if (!grammar_vocabulary_) grammar_vocabulary_ = std::make_shared<const GrammarVocabulary>(*model_.vocab);
+        guided.grammar = request.grammar;
+        guided.vocabulary = grammar_vocabulary_;
+        guided.force_tokens = request.force_grammar_tokens;
+    }
 
     for (int i = 0; i < request.n; ++i) {
         const uint64_t id = next_sample_id_++;
         SamplingParams sampling = request.sampling;
         if (sampling.seed != kSeedFromOs) sampling.seed += static_cast<uint64_t>(i);
-        runner_->add_request(id, sampling, request.prompt);
+        runner_->add_request(id, sampling, request.prompt, guided);
         SequenceRequest sr;
         sr.id = id;
         sr.prompt = request.prompt;
@@ -150,7 +159,7 @@ void EngineCore::deliver(Sample& sample, RequestUpdate update) {
         --group.n_live;
         update.all_finished = group.n_live == 0;
     }
-    if (update.tokens.size() == 1) ++totals_.generated_tokens;
+    totals_.generated_tokens += update.tokens.size();
     // The callback may cancel this or another request; keep what it needs before calling.
     const UpdateCallback callback = group.on_update;
     const bool last = update.all_finished;
@@ -180,16 +189,24 @@ void EngineCore::report(const RequestProgress& progress) {
     update.n_prompt_tokens = progress.n_prompt_tokens;
     update.n_cached_prompt_tokens = progress.n_cached_prompt_tokens;
     update.n_generated = progress.n_generated;
-    for (int32_t token : progress.new_tokens) {
-        const StopStringFilter::Step step = sample.filter.push(sample.decoder.push(token));
+    for (size_t k = 0; k < progress.new_tokens.size(); ++k) {
+        const StopStringFilter::Step step = sample.filter.push(sample.decoder.push(progress.new_tokens[k]));
         update.text += step.emit;
         if (step.stopped) {
-            // As in generate(), a stop string wins over the limit reached by the same token.
-            if (!update.finished) update.n_generated = scheduler_->finish(progress.request_id, StopReason::StopString).n_generated;
+            // As in generate(), a stop string wins over the limit reached by the same token; forced tokens
+            // after it are dropped.
+            if (!update.finished) scheduler_->finish(progress.request_id, StopReason::StopString);
+            const int dropped = static_cast<int>(progress.new_tokens.size() - k - 1);
+            update.tokens.resize(k + 1);
+            update.n_generated = progress.n_generated - dropped;
             update.finished = true;
             update.stop_reason = StopReason::StopString;
+            break;
         }
     }
+    update.n_forced = std::min(runner_->n_forced(progress.request_id), update.n_generated);
+    totals_.forced_tokens += static_cast<uint64_t>(update.n_forced - sample.n_forced_reported);
+    sample.n_forced_reported = update.n_forced;
     if (update.finished && update.stop_reason != StopReason::StopString && update.stop_reason != StopReason::Cancelled) {
         update.text += sample.filter.finish(sample.decoder.flush());
     }
@@ -227,21 +244,24 @@ bool EngineCore::has_work() const { return scheduler_->has_work(); }
 
 void EngineCore::fail_step(const SchedulerOutput& out, const std::string& error) {
     log_warn("engine: a forward pass failed, ending its {} requests: {}", out.chunks.size(), error);
-    for (const ScheduledChunk& c : out.chunks) {
-        const auto it = samples_.find(c.request_id);
-        if (it == samples_.end()) continue;
-        RequestProgress p = scheduler_->finish(c.request_id, StopReason::Cancelled);
-        std::unique_ptr<Sample> sample = std::move(it->second);
-        samples_.erase(it);
-        runner_->remove_request(c.request_id);
-        RequestUpdate update;
-        update.finished = true;
-        update.stop_reason = StopReason::Cancelled;
-        update.error = error;
-        update.n_generated = p.n_generated;
-        update.n_cached_prompt_tokens = p.n_cached_prompt_tokens;
-        deliver(*sample, std::move(update));
-    }
+    for (const ScheduledChunk& c : out.chunks) fail_request(c.request_id, error);
+}
+
+// Ends one sample with an error (finished, Cancelled, error set).
+void EngineCore::fail_request(uint64_t sample_id, const std::string& error) {
+    const auto it = samples_.find(sample_id);
+    if (it == samples_.end()) return;
+    RequestProgress p = scheduler_->finish(sample_id, StopReason::Cancelled);
+    std::unique_ptr<Sample> sample = std::move(it->second);
+    samples_.erase(it);
+    runner_->remove_request(sample_id);
+    RequestUpdate update;
+    update.finished = true;
+    update.stop_reason = StopReason::Cancelled;
+    update.error = error;
+    update.n_generated = p.n_generated;
+    update.n_cached_prompt_tokens = p.n_cached_prompt_tokens;
+    deliver(*sample, std::move(update));
 }
 
 StepStats EngineCore::step() {
@@ -258,14 +278,17 @@ StepStats EngineCore::step() {
         st.n_prompt_rows += std::clamp(n_prompt - c.pos, 0, static_cast<int>(c.tokens.size()));
     }
     RunnerOutput ran;
+    std::vector<RunnerFailure> failed;
     try {
-        ran = runner_->execute(out);
+        ran = runner_->execute(out, failed);
     } catch (const std::exception& e) {
         fail_step(out, e.what());
         return st;
     }
+    for (const RunnerFailure& f : failed) fail_request(f.request_id, f.error);
     for (const RequestProgress& p : scheduler_->update(out, ran)) report(p);
     st.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    st.forward_ms = runner_->last_forward_ms();
     ++totals_.steps;
     totals_.rows += static_cast<uint64_t>(st.n_rows);
     totals_.prompt_rows += static_cast<uint64_t>(st.n_prompt_rows);

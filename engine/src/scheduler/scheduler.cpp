@@ -1,6 +1,7 @@
 #include "peregrine/scheduler.h"
 
 #include <algorithm>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -238,6 +239,44 @@ SchedulerOutput Scheduler::schedule() {
     return out;
 }
 
+// The step's tokens for one request, one by one, each under the stop rules: a stop token ends the request
+// (and is not kept), then max_new_tokens, then the context end; after the last one, a runner's `end`.
+RequestProgress Scheduler::append(Entry& e, const RunnerOutput::Sampled& sampled) {
+    std::vector<int32_t> added;
+    const auto& stops = e.request.stop_tokens;
+    for (size_t k = 0; k <= sampled.forced.size(); ++k) {
+        const int32_t token = k == 0 ? sampled.token : sampled.forced[k - 1];
+        if (std::find(stops.begin(), stops.end(), token) != stops.end()) {
+            RequestProgress p = release(e, StopReason::EndOfGeneration);
+            p.new_tokens = std::move(added);
+            return p;
+        }
+        e.tokens.push_back(token);
+        added.push_back(token);
+        std::optional<StopReason> stop;
+        if (e.request.max_new_tokens > 0 && e.n_generated() >= e.request.max_new_tokens) {
+            stop = StopReason::Length;
+        } else if (static_cast<int64_t>(e.tokens.size()) >= config_.max_seq_len) {
+            stop = StopReason::ContextFull;
+        } else if (sampled.end && k == sampled.forced.size()) {
+            stop = StopReason::EndOfGeneration;
+        }
+        if (stop) {
+            RequestProgress p = release(e, *stop);
+            p.new_tokens = std::move(added);
+            return p;
+        }
+    }
+    RequestProgress p;
+    p.request_id = e.request.id;
+    p.n_prompt_tokens = e.n_prompt;
+    p.n_cached_prompt_tokens = e.cached_prompt;
+    p.n_generated = e.n_generated();
+    p.n_preemptions = e.preemptions;
+    p.new_tokens = std::move(added);
+    return p;
+}
+
 std::vector<RequestProgress> Scheduler::update(const SchedulerOutput& out, const RunnerOutput& ran) {
     std::vector<RequestProgress> progress;
     for (const ScheduledChunk& chunk : out.chunks) {
@@ -251,27 +290,7 @@ std::vector<RequestProgress> Scheduler::update(const SchedulerOutput& out, const
         if (s == ran.sampled.end()) {
             throw Error(fmt::format("scheduler: the runner sampled no token for request {}", chunk.request_id));
         }
-        const int32_t token = s->token;
-        const auto& stops = e.request.stop_tokens;
-        if (std::find(stops.begin(), stops.end(), token) != stops.end()) {
-            progress.push_back(release(e, StopReason::EndOfGeneration));
-            continue;
-        }
-        e.tokens.push_back(token);
-        RequestProgress p;
-        if (e.request.max_new_tokens > 0 && e.n_generated() >= e.request.max_new_tokens) {
-            p = release(e, StopReason::Length);
-        } else if (static_cast<int64_t>(e.tokens.size()) >= config_.max_seq_len) {
-            p = release(e, StopReason::ContextFull);
-        } else {
-            p.request_id = e.request.id;
-            p.n_prompt_tokens = e.n_prompt;
-            p.n_cached_prompt_tokens = e.cached_prompt;
-            p.n_generated = e.n_generated();
-            p.n_preemptions = e.preemptions;
-        }
-        p.new_tokens.push_back(token);
-        progress.push_back(std::move(p));
+        progress.push_back(append(e, *s));
     }
     for (RequestProgress& p : ended_in_schedule_) progress.push_back(std::move(p));
     ended_in_schedule_.clear();

@@ -1,9 +1,15 @@
 // A draft model guesses with its own forward passes on its own Context. Its KV sequence mirrors the
 // target's text: each proposal first rolls it back to the longest prefix it shares with the history
 // (dropping its rejected guesses with truncate_sequence) and feeds what is new as one chunk.
+//
+// Staged speculation (greedy): with params.tree the proposal is a tree, the draft's chain plus its
+// next-best tokens at the first two positions as leaves; with params.lookup_drafts each draft forward
+// also feeds what prompt lookup guesses will follow, and keeps the guesses that equal the draft's own
+// argmax (the chain is the one plain drafting gives, in fewer draft passes).
 #include <algorithm>
 #include <cmath>
 #include <optional>
+#include <string>
 
 #include "peregrine/batch.h"
 #include "peregrine/error.h"
@@ -37,6 +43,7 @@ public:
         if (!(params_.min_probability >= 0.0f && params_.min_probability < 1.0f)) {
             throw InvalidRequestError("draft model: min_probability must be in [0, 1)");
         }
+        if (params_.lookup_drafts) lookup_ = make_prompt_lookup_source(params_.lookup);
     }
 
     std::string_view name() const override { return "draft"; }
@@ -84,6 +91,10 @@ public:
         max_tokens = static_cast<int>(std::min<int64_t>(max_tokens, n_ctx - len));
 
         catch_up(history);
+        if (!sampler_ && (params_.tree || params_.lookup_drafts)) {
+            propose_staged(history, max_tokens, out);
+            return;
+        }
         for (int i = 0; i < max_tokens; ++i) {
             int32_t token;
             float prob;
@@ -111,6 +122,100 @@ public:
     }
 
 private:
+    struct Alternative {
+        int depth;
+        int32_t token;
+    };
+
+    // Greedy staged drafting: the chain (with prompt-lookup guesses verified by the draft when
+    // lookup_drafts), then the tree's leaves.
+    void propose_staged(std::span<const int32_t> history, int max_tokens, Draft& out) {
+        const int n_alt0 = params_.tree ? 2 : 0;
+        const int n_alt1 = params_.tree && max_tokens >= 2 ? 1 : 0;
+        static_assert(Draft::kMaxTreeLeaves >= 3);
+        const size_t chain_max = size_t(max_tokens);
+        const int64_t len = static_cast<int64_t>(history.size());
+        std::vector<int32_t>& chain = out.tokens;
+        alternatives_.clear();
+        const auto take = [&](const std::vector<float>& logits) {  // false: the threshold stops the chain
+            float prob;
+            const int32_t token = argmax_with_probability(logits, prob);
+            if (threshold_ > 0.0f && prob < threshold_) {
+                if (chain.empty()) ++blocked_;
+                return false;
+            }
+            const int depth = int(chain.size());
+            if (depth == 0 && n_alt0 > 0) add_alternatives(logits, token, depth, n_alt0);
+            if (depth == 1 && n_alt1 > 0) add_alternatives(logits, token, depth, n_alt1);
+            chain.push_back(token);
+            return true;
+        };
+        std::vector<int32_t> text;
+        Draft guesses;
+        Batch b;
+        bool go = take(logits_);
+        while (go && chain.size() < chain_max) {
+            // Feed the last chain token, plus what prompt lookup guesses comes after it.
+            guesses.clear();
+            if (params_.lookup_drafts) {
+                text.assign(history.begin(), history.end());
+                text.insert(text.end(), chain.begin(), chain.end());
+                lookup_->propose(text, int(chain_max - chain.size()), guesses);
+            }
+            b.clear();
+            const int64_t base = len + int64_t(chain.size()) - 1;
+            b.add(kSeq, static_cast<int32_t>(base), chain.back(), true);
+            for (size_t j = 0; j < guesses.tokens.size(); ++j) {
+                b.add(kSeq, static_cast<int32_t>(base + 1 + int64_t(j)), guesses.tokens[j], true);
+            }
+            const std::span<const float> rows = context_.decode(b);
+            cached_.push_back(chain.back());
+            const size_t n_vocab = logits_.size();
+            size_t row = 0;
+            for (; row < b.size(); ++row) {
+                set_logits(rows.subspan(row * n_vocab, n_vocab));
+                if (chain.size() == chain_max || !(go = take(logits_))) break;
+                if (row + 1 == b.size() || chain.back() != guesses.tokens[row]) break;
+                cached_.push_back(chain.back());  // the guess fed at row + 1 is this token
+            }
+            // Rows after the last kept guess hold guesses the draft did not choose.
+            if (int64_t(cached_.size()) < context_.sequence_length(kSeq)) {
+                context_.truncate_sequence(kSeq, static_cast<int32_t>(cached_.size()));
+            }
+            // The chain's last token is not in the draft's KV yet: the next round feeds it.
+        }
+        last_guesses_ = chain;
+        last_len_ = len;
+        if (alternatives_.empty() || chain.empty()) return;
+        out.parents.resize(chain.size());
+        for (size_t i = 0; i < chain.size(); ++i) out.parents[i] = int32_t(i) - 1;
+        for (const Alternative& a : alternatives_) {
+            if (a.depth >= int(chain.size())) continue;  // its chain node was not drafted
+            out.tokens.push_back(a.token);
+            out.parents.push_back(a.depth == 0 ? -1 : 0);
+        }
+    }
+
+    // The draft's next-best tokens after `chosen` at chain depth `depth`, kept if likely enough.
+    void add_alternatives(const std::vector<float>& logits, int32_t chosen, int depth, int n) {
+        const float best = *std::max_element(logits.begin(), logits.end());
+        double sum = 0.0;
+        for (float l : logits) sum += std::exp(double(l) - double(best));
+        std::vector<int32_t> top;
+        for (int i = 0; i < n; ++i) {
+            int32_t arg = -1;
+            for (int32_t t = 0; t < int32_t(logits.size()); ++t) {
+                if (t == chosen || std::find(top.begin(), top.end(), t) != top.end()) continue;
+                if (arg < 0 || logits[size_t(t)] > logits[size_t(arg)]) arg = t;
+            }
+            if (arg < 0) break;
+            top.push_back(arg);
+            const double prob = std::exp(double(logits[size_t(arg)]) - double(best)) / sum;
+            if (prob < DraftModelParams::kTreeMinProbability) break;
+            alternatives_.push_back({depth, arg});
+        }
+    }
+
     // Rolls the draft's sequence back to what it shares with the history and decodes the rest, leaving
     // logits_ at the prediction for position len.
     void catch_up(std::span<const int32_t> history) {
@@ -164,6 +269,8 @@ private:
     }
 
     DraftModelParams params_;
+    std::unique_ptr<DraftSource> lookup_;  // lookup_drafts: guesses for the draft's own chain
+    std::vector<Alternative> alternatives_;
     Context context_;
     std::vector<int32_t> cached_;        // tokens in the draft's KV sequence, in order
     std::vector<float> logits_;          // (n_vocab) the draft's prediction for the next position
@@ -192,6 +299,24 @@ void check_draft_vocabulary(const Vocab& target, const Vocab& draft) {
                                       target.token_text(id) + "')");
         }
     }
+}
+
+std::string parse_draft_model_spec(std::string_view spec, DraftModelParams& params) {
+    struct Kind {
+        std::string_view prefix;
+        bool tree, lookup;
+    };
+    static constexpr Kind kKinds[] = {
+        {"draft:", false, false}, {"tree:", true, false}, {"draft-lookup:", false, true}, {"staged:", true, true}};
+    for (const Kind& k : kKinds) {
+        if (spec.substr(0, k.prefix.size()) != k.prefix) continue;
+        const std::string path(spec.substr(k.prefix.size()));
+        if (path.empty()) throw InvalidRequestError("'" + std::string(spec) + "' names no draft model file");
+        params.tree = k.tree;
+        params.lookup_drafts = k.lookup;
+        return path;
+    }
+    return {};
 }
 
 std::unique_ptr<DraftSource> make_draft_model_source(std::shared_ptr<const Model> draft_model,

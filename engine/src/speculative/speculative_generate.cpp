@@ -9,6 +9,9 @@
 //   verify   one target pass over the tokens not yet in its KV (the last emitted token and any forced
 //            ones) plus the guesses, logits for the last of the former and for every guess.
 // With no source and no grammar this is generate()'s loop, one row per pass.
+// Tree drafts (greedy, no grammar, KV cache on): the guesses are fed as tree rows (batch.h) after the
+// last emitted token; settle walks from the root, following the child whose token the target chose, and
+// Context::keep_tree_path moves the accepted path's K/V to consecutive positions and drops the rest.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -129,9 +132,9 @@ private:
     }
 
     // The token of one position: forced by the grammar, or chosen from the (masked) logits row.
-    int32_t choose(size_t row, int32_t guess, const float* q) {
+    int32_t choose(size_t row, size_t position, int32_t guess, const float* q) {
         const std::span<const float> raw = logits_.subspan(row * size_t(n_vocab_), size_t(n_vocab_));
-        if (options_.on_logits) options_.on_logits(int32_t(pass_base_ + row), raw);
+        if (options_.on_logits) options_.on_logits(int32_t(position), raw);
         if (grammar_ && options_.force_grammar_tokens) {
             const int32_t forced = grammar_->forced_token();
             if (forced >= 0) {
@@ -164,6 +167,10 @@ private:
     }
 
     void settle() {
+        if (tree_pass_) {
+            settle_tree();
+            return;
+        }
         if (source_ && source_->wants_predictions()) observe_predictions();
         const size_t n_guesses = n_valid_ + (tail_guess_ ? 1 : 0);
         size_t accepted = 0;
@@ -172,7 +179,7 @@ private:
             const bool has_guess = j < n_guesses;
             const int32_t guess = has_guess ? draft_.tokens[j] : -1;
             const float* q = has_guess && draft_.sampled() ? draft_.probs.data() + j * size_t(n_vocab_) : nullptr;
-            const int32_t token = choose(j, guess, q);
+            const int32_t token = choose(j, pass_base_ + j, guess, q);
             if (!emit(token)) break;
             if (has_guess && token == guess && j < n_valid_) {
                 ++accepted;
@@ -193,6 +200,47 @@ private:
             context_.truncate_sequence(params_.seq_id, int32_t(keep));
             kv_len_ = keep;
         }
+    }
+
+    // A tree pass: logits row 0 is the last emitted token's, row 1 + i guess i's. From the root, each
+    // decided token moves to the child guess with that token, if there is one.
+    void settle_tree() {
+        const size_t n_nodes = draft_.tokens.size();
+        path_rows_.clear();
+        for (size_t r = 0; r < n_causal_rows_; ++r) path_rows_.push_back(int32_t(r));
+        int32_t node = -1;
+        size_t row = 0, accepted = 0;
+        bool rejected = false;
+        while (true) {
+            const int32_t token = choose(row, pass_base_ + accepted, -1, nullptr);
+            if (!emit(token)) break;
+            int32_t child = -1;
+            bool has_children = false;
+            for (size_t i = 0; i < n_nodes; ++i) {
+                if (draft_.parents[i] != node) continue;
+                has_children = true;
+                if (draft_.tokens[i] == token) {
+                    child = int32_t(i);
+                    break;
+                }
+            }
+            if (child < 0) {
+                rejected = has_children;
+                break;
+            }
+            ++accepted;
+            node = child;
+            row = 1 + size_t(child);
+            path_rows_.push_back(int32_t(n_causal_rows_ + size_t(child)));
+        }
+        stats_.n_drafted += int64_t(n_nodes);
+        stats_.n_accepted += int64_t(accepted);
+        ++stats_.n_verify_passes;
+        ++stats_.n_tree_passes;
+        controller_.record(int(n_nodes), int(accepted), rejected, pass_draft_ms_, pass_verify_ms_, pass_rows_);
+        context_.keep_tree_path(params_.seq_id, path_rows_);
+        kv_len_ = pass_base_ + accepted;
+        tree_pass_ = false;
     }
 
     // The target's argmax of every row of the last pass (ties: lowest id), for lookahead's next guesses.
@@ -229,7 +277,15 @@ private:
         source_->propose(history_, k, draft_);
         pass_draft_ms_ = ms_since(start);
         stats_.draft_ms += pass_draft_ms_;
-        if (draft_.tokens.size() > size_t(k)) draft_.tokens.resize(size_t(k));
+        // A tree's leaves come on top of its chain of up to k guesses; each of its rows takes a KV slot.
+        const size_t cap = draft_.tree() ? std::min<size_t>(size_t(k) + Draft::kMaxTreeLeaves,
+                                                            size_t(context_.n_ctx()) - history_.size())
+                                         : size_t(k);
+        if (draft_.tokens.size() > cap) draft_.tokens.resize(cap);
+        if (draft_.tree()) {
+            draft_.parents.resize(draft_.tokens.size());
+            if (!tree_allowed()) keep_first_chain();
+        }
         if (draft_.sampled() && draft_.probs.size() < draft_.tokens.size() * size_t(n_vocab_)) {
             throw Error("draft source '" + std::string(source_->name()) + "' returned too few distributions");
         }
@@ -242,12 +298,30 @@ private:
         cut_draft();
     }
 
+    // A tree is verified as one only where the greedy walk applies and the KV cache can hold its rows.
+    bool tree_allowed() const {
+        return params_.sampling.temperature <= 0.0f && !grammar_ && context_.uses_kv_cache() && !draft_.sampled() &&
+               !source_->wants_predictions();
+    }
+
+    void keep_first_chain() {
+        size_t n = 0;
+        while (n < draft_.tokens.size() && draft_.parents[n] == int32_t(n) - 1) ++n;
+        draft_.tokens.resize(n);
+        if (draft_.sampled()) draft_.probs.resize(n * size_t(n_vocab_));
+        draft_.parents.clear();
+    }
+
     // Keeps the guesses that can be verified: up to the first one the grammar refuses (that one is kept
     // aside as the tail guess: its rejection is certain but its q still shapes the residual draw), up to
     // the first one that differs from a forced token (rejected for certain, nothing to draw), and up to
     // an end-of-generation guess (nothing follows it).
     void cut_draft() {
         const size_t n = draft_.tokens.size();
+        if (draft_.tree()) {  // greedy and no grammar (tree_allowed): every node can be verified
+            n_valid_ = n;
+            return;
+        }
         std::optional<GrammarMatcher> look;
         if (grammar_) look.emplace(*grammar_);
         for (size_t i = 0; i < n; ++i) {
@@ -284,7 +358,11 @@ private:
         }
         batch.clear();
         for (; i <= last; ++i) batch.add(params_.seq_id, int32_t(i), history_[i], i == last);
-        for (size_t j = 0; j < n_valid_; ++j) batch.add(params_.seq_id, int32_t(last + 1 + j), draft_.tokens[j], true);
+        if (draft_.tree() && n_valid_ > 0) {
+            add_tree_rows(batch, last);
+        } else {
+            for (size_t j = 0; j < n_valid_; ++j) batch.add(params_.seq_id, int32_t(last + 1 + j), draft_.tokens[j], true);
+        }
         logits_ = context_.decode(batch);
         ++stats_.n_forward_passes;
         pass_rows_ = int(batch.size());
@@ -292,6 +370,21 @@ private:
         stats_.verify_ms += pass_verify_ms_;
         pass_base_ = history_.size();
         kv_len_ = history_.size() + n_valid_;
+    }
+
+    // Guess j follows the row of its parent guess, or the last emitted token's row (the last causal one).
+    void add_tree_rows(Batch& batch, size_t last) {
+        n_causal_rows_ = batch.size();
+        depth_.assign(n_valid_, 0);
+        for (size_t j = 0; j < n_valid_; ++j) {
+            const int32_t parent = draft_.parents[j];
+            if (parent >= int32_t(j)) throw Error("draft source '" + std::string(source_->name()) +
+                                                  "' proposed a tree whose parents do not come first");
+            depth_[j] = parent < 0 ? 0 : depth_[size_t(parent)] + 1;
+            const int32_t parent_row = parent < 0 ? int32_t(n_causal_rows_ - 1) : int32_t(n_causal_rows_) + parent;
+            batch.add_child(params_.seq_id, int32_t(last + 1 + depth_[j]), draft_.tokens[j], true, parent_row);
+        }
+        tree_pass_ = true;
     }
 
     Context& context_;
@@ -318,6 +411,10 @@ private:
     size_t n_valid_ = 0;                 // guesses fed to the last pass
     bool tail_guess_ = false;            // draft_.tokens[n_valid_] was refused by the grammar
     int pass_rows_ = 0;
+    bool tree_pass_ = false;             // the last pass verified a tree draft
+    size_t n_causal_rows_ = 0;           // rows of that pass before the tree's
+    std::vector<size_t> depth_;          // (tree guesses) depth of each guess
+    std::vector<int32_t> path_rows_;     // batch rows of the accepted path
     double pass_draft_ms_ = 0, pass_verify_ms_ = 0;
 };
 

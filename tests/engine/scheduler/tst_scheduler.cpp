@@ -384,6 +384,52 @@ private slots:
         run_to_end(s, kv);
     }
 
+    // A runner that appends forced tokens after the sampled one (a grammar's only continuation): they
+    // join the request's tokens at once and are computed as extra rows of its next step; each is checked
+    // against the stop rules in order, and `end` finishes the request after the last one.
+    void forced_tokens_become_rows_of_the_next_step() {
+        FakeKv kv(16, 64);
+        Scheduler s(make_config(4, 64), kv);
+        SequenceRequest a = make_request(1, 5, 100);
+        a.stop_tokens = {777};
+        s.add(a);
+        s.add(make_request(2, 5, 4));  // max_new_tokens 4: cut inside a forced run
+        s.add(make_request(3, 5, 100));
+        SchedulerOutput out = s.schedule();
+        QCOMPARE(out.n_rows(), 15);
+        for (const auto& c : out.chunks) kv.write(c.seq_id, c.pos, int32_t(c.tokens.size()));
+        RunnerOutput ran;
+        ran.sampled.push_back({1, 10, {11, 12}});
+        ran.sampled.push_back({2, 20, {21, 22, 23, 24, 25}});
+        ran.sampled.push_back({3, 30, {31}, /*end=*/true});
+        std::vector<RequestProgress> p = s.update(out, ran);
+        QCOMPARE(p.size(), size_t(3));
+        QCOMPARE(p[0].new_tokens, std::vector<int32_t>({10, 11, 12}));
+        QVERIFY(!p[0].finished);
+        QCOMPARE(p[0].n_generated, 3);
+        QCOMPARE(p[1].new_tokens, std::vector<int32_t>({20, 21, 22, 23}));
+        QVERIFY(p[1].finished);
+        QCOMPARE(p[1].stop_reason, StopReason::Length);
+        QCOMPARE(p[2].new_tokens, std::vector<int32_t>({30, 31}));
+        QVERIFY(p[2].finished);
+        QCOMPARE(p[2].stop_reason, StopReason::EndOfGeneration);
+        QCOMPARE(kv.n_sequences(), size_t(1));  // 2 and 3 freed their blocks
+
+        out = s.schedule();  // request 1 computes its three new tokens in one chunk
+        QCOMPARE(out.chunks.size(), size_t(1));
+        QCOMPARE(out.chunks[0].pos, 5);
+        QCOMPARE(out.chunks[0].tokens, std::vector<int32_t>({10, 11, 12}));
+        QVERIFY(out.chunks[0].sample);
+        for (const auto& c : out.chunks) kv.write(c.seq_id, c.pos, int32_t(c.tokens.size()));
+        ran.sampled = {{1, 13, {777, 14}}};  // a stop token inside the forced run ends it there
+        p = s.update(out, ran);
+        QCOMPARE(p[0].new_tokens, std::vector<int32_t>({13}));
+        QVERIFY(p[0].finished);
+        QCOMPARE(p[0].stop_reason, StopReason::EndOfGeneration);
+        QVERIFY(!s.has_work());
+        QCOMPARE(kv.n_sequences(), size_t(0));
+    }
+
     void bad_requests_are_refused() {
         FakeKv kv(4, 64);
         Scheduler s(make_config(2, 64, 16), kv);

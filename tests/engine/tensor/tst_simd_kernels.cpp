@@ -359,7 +359,7 @@ private slots:
         const TensorType xt = vec_dot_type(t);
         std::mt19937 rng(static_cast<uint32_t>(type + n + path));
         for (int64_t rows : {1, 2, 3, 4, 5, 7, 9, 13, 16}) {  // 9, 13, 16: tiles of rows a quarter apart
-            for (int64_t acts : {1, 2, 3, 5}) {
+            for (int64_t acts : {1, 2, 3, 4, 5, 9}) {  // tiles of up to 4 activations, and remainders
                 // Padded rows, off the vector alignment but keeping the blocks' own (4 bytes covers Q8_K's float).
                 const size_t w_stride = tensor_row_size(t, n) + 4;
                 const size_t x_stride = tensor_row_size(xt, n) + 12;
