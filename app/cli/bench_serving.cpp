@@ -11,6 +11,8 @@
 #include <map>
 #include <random>
 
+#include "peregrine/batch.h"
+#include "peregrine/context.h"
 #include "peregrine/engine.h"
 #include "peregrine/loaded_model.h"
 
@@ -41,6 +43,16 @@ struct Result {
     uint64_t steps = 0;
     double step_ms = 0;     // every step, whole
     double forward_ms = 0;  // of which Context::decode
+    // Steps without prompt rows (pure decode steps): their forward time and rows, so the per-row cost of
+    // a decode step can be compared with a plain prefill forward of as many rows.
+    double decode_forward_ms = 0;
+    uint64_t decode_rows = 0;
+    double decode_ms_per_row() const {
+        return decode_rows > 0 ? decode_forward_ms / static_cast<double>(decode_rows) : 0;
+    }
+    // The same process's baseline for that: one forward of C rows of a single new sequence with logits
+    // for its last row only (the shape `bench -p C` times), run in the same Context right after the mode.
+    double prefill_ms_per_row = 0;
     std::vector<double> ttft_ms, itl_ms;
     double engine_share() const { return step_ms > 0 ? (step_ms - forward_ms) / step_ms : 0; }
     double tokens_per_second() const { return seconds > 0 ? static_cast<double>(tokens) / seconds : 0; }
@@ -73,6 +85,23 @@ Workload make_workload(const ServingBenchOptions& opt, int n_requests, int32_t n
     return w;
 }
 
+// Median over three forwards of `rows` rows of one fresh sequence (logits for the last row only), in the
+// Context the mode ran in, once all its requests are done (every sequence id is free again).
+double prefill_forward_ms_per_row(Context& context, int rows) {
+    rows = std::min(rows, context.n_ctx());
+    Batch batch;
+    for (int i = 0; i < rows; ++i) batch.add(0, i, 3 + i, i + 1 == rows);
+    std::vector<double> ms;
+    for (int rep = 0; rep < 3; ++rep) {
+        const auto start = Clock::now();
+        context.decode(batch);
+        ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+        context.remove_sequence(0);
+    }
+    std::sort(ms.begin(), ms.end());
+    return ms[1] / rows;
+}
+
 Result run_mode(const LoadedModel& model, const ServingBenchOptions& opt, const Workload& w, int concurrency,
                 const Mode& mode) {
     EngineParams ep;
@@ -89,6 +118,10 @@ Result run_mode(const LoadedModel& model, const ServingBenchOptions& opt, const 
         ++result.steps;
         result.step_ms += st.ms;
         result.forward_ms += st.forward_ms;
+        if (st.n_prompt_rows == 0) {
+            result.decode_forward_ms += st.forward_ms;
+            result.decode_rows += static_cast<uint64_t>(st.n_rows);
+        }
     };
     EngineCore core(model, ep);
 
@@ -124,6 +157,7 @@ Result run_mode(const LoadedModel& model, const ServingBenchOptions& opt, const 
     }
     while (core.has_work()) core.step();
     result.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    result.prefill_ms_per_row = prefill_forward_ms_per_row(core.context(), concurrency);
     return result;
 }
 
@@ -136,7 +170,9 @@ nlohmann::json result_json(const Result& r) {
             {"itl_ms_p50", percentile(r.itl_ms, 50)},
             {"itl_ms_p99", percentile(r.itl_ms, 99)},
             {"steps", r.steps},
-            {"engine_share", r.engine_share()}};
+            {"engine_share", r.engine_share()},
+            {"decode_ms_per_row", r.decode_ms_per_row()},
+            {"prefill_ms_per_row", r.prefill_ms_per_row}};
 }
 
 }  // namespace
@@ -172,10 +208,11 @@ int run_serving_bench(const ServingBenchOptions& opt) {
         std::printf("model %s, prompt %d, generate %d%s, %d requests per stream, %d threads, %d repetitions\n",
                     opt.model_path.c_str(), opt.n_prompt, opt.n_gen, opt.mixed_lengths ? " (mixed lengths)" : "",
                     opt.rounds, opt.n_threads, opt.repetitions);
-        std::printf("%11s %-14s %10s %17s %10s %10s %10s %10s %7s\n", "concurrency", "mode", "tok/s", "(min..max)",
-                    "TTFT p50", "TTFT p99", "ITL p50", "ITL p99", "engine");
+        std::printf("%11s %-14s %10s %17s %10s %10s %10s %10s %7s %10s %10s\n", "concurrency", "mode", "tok/s",
+                    "(min..max)", "TTFT p50", "TTFT p99", "ITL p50", "ITL p99", "engine", "dec ms/row", "pp ms/row");
     }
     std::map<std::pair<int, std::string>, double> tps;
+    std::map<std::pair<int, std::string>, double> row_cost;  // decode step's forward per row / prefill's
     for (int c : opt.concurrency) {
         const Workload w = make_workload(opt, c * opt.rounds, model.vocab->n_tokens());
         // With one slot all three modes are the same: concurrency 1 runs continuous only.
@@ -200,6 +237,9 @@ int run_serving_bench(const ServingBenchOptions& opt) {
             });
             const Result& r = rs[(rs.size() - 1) / 2];  // the median run (the lower one of an even count)
             tps[{c, mode.name}] = r.tokens_per_second();
+            if (!mode.one_slot && r.decode_rows > 0 && r.prefill_ms_per_row > 0) {
+                row_cost[{c, mode.name}] = r.decode_ms_per_row() / r.prefill_ms_per_row;
+            }
             nlohmann::json j = result_json(r);
             j["concurrency"] = c;
             j["mode"] = mode.name;
@@ -207,12 +247,13 @@ int run_serving_bench(const ServingBenchOptions& opt) {
             j["tokens_per_second_max"] = rs.back().tokens_per_second();
             out["runs"].push_back(j);
             if (!opt.json) {
-                std::printf("%11d %-14s %10.1f %17s %8.1fms %8.1fms %8.1fms %8.1fms %6.1f%%\n", c, mode.name,
-                            r.tokens_per_second(),
+                std::printf("%11d %-14s %10.1f %17s %8.1fms %8.1fms %8.1fms %8.1fms %6.1f%% %8.2fms %8.2fms\n", c,
+                            mode.name, r.tokens_per_second(),
                             fmt::format("({:.1f}..{:.1f})", rs.front().tokens_per_second(),
                                         rs.back().tokens_per_second()).c_str(),
                             percentile(r.ttft_ms, 50), percentile(r.ttft_ms, 99), percentile(r.itl_ms, 50),
-                            percentile(r.itl_ms, 99), 100.0 * r.engine_share());
+                            percentile(r.itl_ms, 99), 100.0 * r.engine_share(), r.decode_ms_per_row(),
+                            r.prefill_ms_per_row);
                 std::fflush(stdout);
             }
         }
@@ -231,6 +272,9 @@ int run_serving_bench(const ServingBenchOptions& opt) {
         if (c > 1 && tps[{c, "one-at-a-time"}] > 0) {
             ratios[fmt::format("continuous_over_one_at_a_time_c{}", c)] = tps[{c, "continuous"}] / tps[{c, "one-at-a-time"}];
         }
+    }
+    for (const auto& [key, value] : row_cost) {
+        if (key.first > 1) ratios[fmt::format("decode_row_over_prefill_row_{}_c{}", key.second, key.first)] = value;
     }
     out["ratios"] = ratios;
     if (opt.json) {

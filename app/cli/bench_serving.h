@@ -9,7 +9,8 @@
 // continuous over static. With --serving-repetitions R each concurrency runs its modes R times, in an
 // order rotated every repetition (the machine's load drifts), and reports each mode's median run. The
 // "engine" column is the share of the step time spent outside the model's forward pass (scheduling,
-// sampling, callbacks).
+// sampling, callbacks); "dec ms/row" is the forward time per row of the steps with no prompt rows
+// (pure decode steps), to compare with a prefill forward of as many rows (`bench -p C`).
 #pragma once
 
 #include <string>

@@ -5,9 +5,12 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "peregrine/context.h"
 #include "peregrine/error.h"
@@ -30,6 +33,20 @@ std::string read_text(const std::string& path) {
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
     return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+std::pair<double, double> range_of(const std::vector<double>& v) {
+    if (v.empty()) return {0.0, 0.0};
+    const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+    return {*lo, *hi};
+}
+
+// The 1-minute load average (Linux), or -1: the benchmark says how busy the machine was.
+double load_average() {
+    std::ifstream in("/proc/loadavg");
+    double load = -1;
+    if (!(in >> load)) return -1;
+    return load;
 }
 
 struct Config {
@@ -115,13 +132,21 @@ public:
                 configs.push_back({"none", "none"});
                 continue;
             }
+            DraftModelParams probe;
+            const std::string draft_path = parse_draft_model_spec(spec, probe);
+            // Labels name the draft model's file, not its whole path.
+            const std::string name =
+                draft_path.empty() ? spec
+                                   : spec.substr(0, spec.size() - draft_path.size()) +
+                                         std::filesystem::path(draft_path).filename().string();
             for (const std::string& k : opt_.draft_ks) {
-                Config c{spec + " k=" + k, spec};
+                Config c{name + " k=" + k, spec};
                 c.adaptive = k == "auto";
                 c.k = c.adaptive ? 8 : std::stoi(k);
                 configs.push_back(c);
-                DraftModelParams probe;
-                if (opt_.draft_threshold > 0 && !parse_draft_model_spec(spec, probe).empty() && !c.adaptive) {
+                // Threshold drafting is compared on the plain chain (draft:PATH) only.
+                if (opt_.draft_threshold > 0 && !draft_path.empty() && !probe.tree && !probe.lookup_drafts &&
+                    !c.adaptive) {
                     Config t = c;
                     t.threshold = opt_.draft_threshold;
                     t.label += " threshold";
@@ -139,38 +164,59 @@ public:
 
         std::vector<Run> runs;
         for (const Config& c : configs) runs.push_back({c, make_source(c), {}, {}, {}});
-        // Repetitions go round the configurations, so a change in the machine's load hits all of them alike;
-        // repetition 0 warms caches and is dropped.
+        // Repetitions go round the configurations, forwards and then backwards, so a change in the
+        // machine's load hits all of them alike; repetition 0 warms caches and is dropped.
+        const double load_before = load_average();
         for (int rep = 0; rep <= opt_.repetitions; ++rep) {
-            for (Run& r : runs) measure_once(r, rep > 0);
+            if (rep % 2 == 0) {
+                for (Run& r : runs) measure_once(r, rep > 0);
+            } else {
+                for (auto it = runs.rbegin(); it != runs.rend(); ++it) measure_once(*it, true);
+            }
             if (!opt_.json) std::fprintf(stderr, "repetition %d of %d done\r", rep, opt_.repetitions);
         }
+        const double load_after = load_average();
 
         nlohmann::json out = {{"model", opt_.model_path}, {"prompt_tokens", prompt_.size()}, {"n_gen", opt_.n_gen},
                               {"repetitions", opt_.repetitions}, {"threads", opt_.n_threads},
-                              {"draft_threads", opt_.draft_threads}, {"configs", nlohmann::json::array()}};
+                              {"draft_threads", opt_.draft_threads}, {"load_average_before", load_before},
+                              {"load_average_after", load_after}, {"configs", nlohmann::json::array()}};
         if (!opt_.json) {
-            std::printf("model %s, prompt %zu tokens, generate %d (greedy), median of %d runs\n", opt_.model_path.c_str(),
-                        prompt_.size(), opt_.n_gen, opt_.repetitions);
-            std::printf("  %-44s %12s %8s %10s %12s %12s %6s\n", "configuration", "decode tok/s", "vs base",
-                        "accepted", "tok/verify", "passes/tok", "same");
+            std::printf("model %s, prompt %zu tokens, generate %d (greedy), median of %d runs, load average %.1f -> %.1f\n",
+                        opt_.model_path.c_str(), prompt_.size(), opt_.n_gen, opt_.repetitions, load_before,
+                        load_after);
+            std::printf("  %-36s %12s %13s %8s %13s %10s %12s %12s %6s\n", "configuration", "decode tok/s", "min..max",
+                        "vs base", "min..max", "accepted", "tok/verify", "passes/tok", "same");
         }
         const std::vector<int32_t>& baseline = runs.front().tokens;
-        double base_tps = median(runs.front().tps);
+        const Run* base = &runs.front();
         for (const Run& r : runs) {
             const Config& c = r.config;
-            if (c.grammar && !c.force) base_tps = median(r.tps);
+            if (c.grammar && !c.force) base = &r;
             const bool same = c.grammar || r.tokens == baseline;
             const double tps = median(r.tps);
-            const double ratio = base_tps > 0 ? tps / base_tps : 0;
+            // "vs base": the median of the ratios within each repetition (the two runs were measured
+            // moments apart, under the same load), with their range.
+            std::vector<double> ratios;
+            for (size_t i = 0; i < r.tps.size() && i < base->tps.size(); ++i) {
+                if (base->tps[i] > 0) ratios.push_back(r.tps[i] / base->tps[i]);
+            }
+            const double ratio = median(ratios);
+            const auto [lo, hi] = range_of(r.tps);
+            const auto [ratio_lo, ratio_hi] = range_of(ratios);
             const SpeculativeStats& st = r.stats;
             out["configs"].push_back({{"config", c.label}, {"decode_tps", tps}, {"decode_tps_samples", r.tps},
-                                      {"vs_none", ratio}, {"drafted", st.n_drafted}, {"accepted", st.n_accepted},
+                                      {"vs_none", ratio}, {"vs_none_samples", ratios}, {"drafted", st.n_drafted},
+                                      {"accepted", st.n_accepted},
                                       {"acceptance_rate", st.acceptance_rate()},
                                       {"tokens_per_verify_pass", st.tokens_per_verify_pass()}, {"forced", st.n_forced},
                                       {"forward_passes_per_token", st.forward_passes_per_token()}, {"same_tokens", same}});
             if (!opt_.json) {
-                std::printf("  %-44s %12.1f %7.2fx %9.0f%% %12.2f %12.2f %6s\n", c.label.c_str(), tps, ratio,
+                char range[32], ratio_range[32];
+                std::snprintf(range, sizeof range, "%.1f..%.1f", lo, hi);
+                std::snprintf(ratio_range, sizeof ratio_range, "%.2f..%.2f", ratio_lo, ratio_hi);
+                std::printf("  %-36s %12.1f %13s %7.2fx %13s %9.0f%% %12.2f %12.2f %6s\n", c.label.c_str(), tps, range,
+                            ratio, ratio_range,
                             100.0 * st.acceptance_rate(), st.tokens_per_verify_pass(), st.forward_passes_per_token(),
                             c.grammar ? "-" : same ? "yes" : "NO");
             }
@@ -199,7 +245,7 @@ void add_speculative_bench_options(CLI::App& cmd, SpecBenchOptions& o) {
         ->delimiter(',')
         ->default_val(std::vector<std::string>{"4"});
     cmd.add_option("--draft-threshold", o.draft_threshold,
-                   "Also run draft models with adaptive threshold drafting starting at this probability");
+                   "Also run draft:PATH with adaptive threshold drafting starting at this probability");
     cmd.add_option("--draft-threads", o.draft_threads, "CPU threads of a draft model")->capture_default_str();
     cmd.add_option("-f,--prompt-file", o.prompt_file, "Prompt text for --spec / --json-schema");
     cmd.add_option("--json-schema", o.json_schema_file,

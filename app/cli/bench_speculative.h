@@ -1,7 +1,9 @@
 // `peregrine-cli bench --spec ...`: decode speed of greedy generation on a real prompt without
-// speculation and with each requested draft source and K, measured in one process (median of
-// repetitions after a warm-up run), with acceptance, tokens per verification pass and a check that
-// every configuration produced the baseline's tokens ("vs base": against no speculation). With
+// speculation and with each requested draft source and K, measured in one process (median and range of
+// repetitions after a warm-up run; repetitions go round the configurations forwards, then backwards),
+// with acceptance, tokens per verification pass, forward passes per token and a check that every
+// configuration produced the baseline's tokens ("vs base": against no speculation, the median of the
+// per-repetition ratios; the 1-minute load average before and after is printed too). With
 // --json-schema: guided generation without, then with forced tokens (forward passes per output token;
 // "vs base" of the forced row: against sampling every token).
 #pragma once

@@ -1,5 +1,5 @@
 // EngineController + EngineWorker with the real tiny model (stories260K): text arrives in order and
-// equals what the engine produces when called directly, stop() ends a reply quickly and keeps the
+// equals what the engine produces when called directly, stop(id) ends a reply quickly and keeps the
 // partial text, load errors come back as messages and leave the controller usable, loads can be cancelled
 // and superseded, and the GUI thread's event loop never stalls during generation.
 #include <QElapsedTimer>
@@ -122,14 +122,19 @@ private slots:
         options.sampling.temperature = 1.0f;
         options.sampling.seed = 7;
         QElapsedTimer sinceStop;
-        QObject::connect(&controller, &EngineController::textArrived, &controller, [&] {
+        quint64 requestId = 0;
+        QObject::connect(&controller, &EngineController::textArrived, &controller, [&](quint64 id) {
             if (!sinceStop.isValid()) {
-                controller.stop();
+                QCOMPARE(id, requestId);
+                controller.stop(id);
                 sinceStop.start();
             }
         });
-        controller.generate(storyPrompt(), options);
+        requestId = controller.generate(storyPrompt(), options);
+        QVERIFY(controller.isGenerating(requestId));
         QTRY_VERIFY_WITH_TIMEOUT(reply.outcome.has_value(), 20000);
+        QCOMPARE(reply.outcome->requestId, requestId);
+        QVERIFY(!controller.isGenerating());
         const qint64 stopLatencyMs = sinceStop.elapsed();
         const GenerationOutcome& outcome = *reply.outcome;
         QVERIFY(outcome.cancelled);

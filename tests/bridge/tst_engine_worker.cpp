@@ -1,5 +1,6 @@
 // EngineWorker without the controller, to observe the engine thread itself: a cancel raised from inside
-// a chunk takes effect before the next decode step (no token is generated after it).
+// a chunk (on the batched Engine's thread, through the shared CancelFlag only) takes effect before the
+// next decode step (no token is generated after it).
 #include <QSignalSpy>
 #include <QThread>
 #include <QtTest>
@@ -52,8 +53,8 @@ private slots:
         request.options.maxTokens = -1;
         // Slow the stream down so several chunks happen: each chunk is a frame (16 ms) apart.
         connect(&worker, &EngineWorker::chunk, this, [] { QThread::msleep(20); }, Qt::DirectConnection);
-        worker.generate(request);
-        QCOMPARE(finished.size(), 1);
+        worker.generate(request);  // returns at once: the batched Engine generates on its own thread
+        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, 20000);
         const auto outcome = finished[0][0].value<GenerationOutcome>();
         QVERIFY2(tokensWhenCancelled > 0, "the reply ended before the chosen chunk");
         QVERIFY(outcome.cancelled);
@@ -78,7 +79,7 @@ private slots:
         request.id = 6;
         request.options.maxTokens = 4;
         worker.generate(request);
-        QCOMPARE(finished.size(), 2);
+        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 2, 20000);
         QVERIFY(!finished[1][0].value<GenerationOutcome>().cancelled);
         QVERIFY(finished[1][0].value<GenerationOutcome>().stats.generatedTokens > 0);
     }

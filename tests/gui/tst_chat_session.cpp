@@ -128,12 +128,15 @@ private slots:
         const int64_t story = session_->conversationId();
         int chunks = 0;
         int64_t other = 0;
-        connect(session_.get(), &ChatSession::liveStats, this, [&] {
+        // Counted at the engine: while another conversation is on screen the session shows (and sends
+        // liveStats for) nothing of this reply, but it keeps streaming into its own row.
+        const auto switchOnText = connect(engine_.get(), &EngineController::textArrived, this, [&] {
             ++chunks;
             if (chunks == 1) other = session_->newConversation();   // look elsewhere mid-reply...
             if (chunks == 2) session_->openConversation(story);      // ...and come back while it streams
         });
         const GenerationOutcome outcome = waitForReply(finished, 1);
+        disconnect(switchOnText);  // the engine outlives this test
         QVERIFY2(chunks >= 2, "the reply was too short to switch away and back while it streamed");
         QCOMPARE(session_->conversationId(), story);
         QCOMPARE(session_->messages()->rowCount(), 2);

@@ -1,5 +1,6 @@
 // MessageTable on a real file: order, streaming saves and finish with stats, edit, removing a message
-// and everything after it (regenerate / edit-and-resend), role and state names round-tripping.
+// and everything after it (regenerate / edit-and-resend), a reply's alternatives and the chosen one, role
+// and state names round-tripping.
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -80,6 +81,38 @@ private slots:
         rows = table.list(conversation_);
         QCOMPARE(rows.size(), 1);
         QCOMPARE(rows[0].content, QString("q1 edited"));
+    }
+
+    void alternativesKeepTheChosenOneAsContent() {
+        MessageTable& table = store_->messages();
+        table.append(conversation_, MessageRole::User, "q");
+        const int64_t id = table.append(conversation_, MessageRole::Assistant, "first");
+        QVERIFY(table.find(id)->alternatives.isEmpty());
+        QCOMPARE(table.find(id)->alternativeIndex(), -1);
+        const QStringList three{"first", "second, with \"quotes\"", "third ✓\nline"};
+        table.setAlternatives(id, three, 0);
+        QCOMPARE(table.find(id)->alternatives, three);
+        QCOMPARE(table.find(id)->content, three[0]);
+        table.setAlternatives(id, three, 2);  // the user browsed to the third
+        StoredMessage row = *table.find(id);
+        QCOMPARE(row.content, three[2]);
+        QCOMPARE(row.alternativeIndex(), 2);
+        QCOMPARE(row.alternatives, three);
+        // Out of range or an unknown message: an error naming it, nothing changed.
+        QVERIFY_THROWS_EXCEPTION(StoreError, table.setAlternatives(id, three, 3));
+        QVERIFY_THROWS_EXCEPTION(StoreError, table.setAlternatives(id, three, -1));
+        QVERIFY_THROWS_EXCEPTION(StoreError, table.setAlternatives(id + 99, three, 0));
+        QCOMPARE(table.find(id)->content, three[2]);
+        // Clearing the list leaves a single reply with the chosen text.
+        table.setAlternatives(id, {}, 0);
+        row = *table.find(id);
+        QVERIFY(row.alternatives.isEmpty());
+        QCOMPARE(row.content, three[2]);
+        // A damaged column reads as "no alternatives", never hides the message.
+        store_->database().prepare("UPDATE messages SET alternatives = '[not json' WHERE id = ?").bind(1, id).run();
+        row = *table.find(id);
+        QVERIFY(row.alternatives.isEmpty());
+        QCOMPARE(row.content, three[2]);
     }
 
     void namesRoundTrip() {

@@ -1,5 +1,7 @@
 #include "bridge/engine_controller.h"
 
+#include <algorithm>
+
 #include "bridge/cancel_flag.h"
 #include "bridge/engine_worker.h"
 
@@ -13,6 +15,7 @@ EngineController::EngineController(QObject* parent)
     qRegisterMetaType<StreamChunk>();
     qRegisterMetaType<GenerationOutcome>();
     qRegisterMetaType<LiveStats>();
+    qRegisterMetaType<EngineSnapshot>();
 
     thread_.setObjectName(QStringLiteral("engine"));
     worker_->moveToThread(&thread_);
@@ -21,6 +24,8 @@ EngineController::EngineController(QObject* parent)
     connect(this, &EngineController::postLoad, worker_, &EngineWorker::load);
     connect(this, &EngineController::postGenerate, worker_, &EngineWorker::generate);
     connect(this, &EngineController::postUnload, worker_, &EngineWorker::unload);
+    connect(this, &EngineController::postCancel, worker_, &EngineWorker::cancel);
+    connect(worker_, &EngineWorker::engineStats, this, &EngineController::engineStats);
 
     connect(worker_, &EngineWorker::loadProgress, this, [this](quint64 id, int percent, const QString& stage) {
         if (id == loadId_) emit loadProgress(percent, stage);
@@ -63,15 +68,22 @@ void EngineController::unloadModel() {
     emit modelUnloaded();
 }
 
-quint64 EngineController::generate(const QList<ChatTurn>& messages, const GenerationOptions& options) {
-    if (generationId_ != 0) cancel_->cancelThrough(generationId_);
-    generationId_ = nextId_++;
-    emit postGenerate({generationId_, messages, options});
-    return generationId_;
+quint64 EngineController::generate(const QList<ChatTurn>& messages, const GenerationOptions& options,
+                                   int alternatives) {
+    const quint64 id = nextId_++;
+    running_.insert(id);
+    emit postGenerate({id, messages, options, std::max(1, alternatives)});
+    return id;
 }
 
-void EngineController::stop() {
-    if (generationId_ != 0) cancel_->cancelThrough(generationId_);
+void EngineController::stop(quint64 requestId) {
+    if (!running_.contains(requestId)) return;
+    cancel_->cancel(requestId);
+    emit postCancel(requestId);
+}
+
+void EngineController::stopAll() {
+    for (const quint64 id : running_) stop(id);
 }
 
 void EngineController::onLoaded(quint64 id, const ModelSummary& summary) {
@@ -93,7 +105,8 @@ void EngineController::onLoadFailed(quint64 id, const QString& message, bool can
 void EngineController::onChunk(const StreamChunk& chunk) { emit textArrived(chunk.requestId, chunk.text, chunk.stats); }
 
 void EngineController::onFinished(const GenerationOutcome& outcome) {
-    if (outcome.requestId == generationId_) generationId_ = 0;
+    running_.remove(outcome.requestId);
+    cancel_->forget(outcome.requestId);
     emit generationFinished(outcome);
 }
 

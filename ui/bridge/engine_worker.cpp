@@ -2,21 +2,27 @@
 
 #include <QFileInfo>
 
+#include <atomic>
 #include <chrono>
+#include <thread>
 
 #include "bridge/cancel_flag.h"
-#include "bridge/chunk_batcher.h"
 #include "bridge/conversation_fit.h"
+#include "bridge/request_stream.h"
+#include "bridge/speculative_reply.h"
 #include "bridge/weight_prefetch.h"
 #include "logging/ui_log.h"
-#include "peregrine/context.h"
+#include "peregrine/engine.h"
 #include "peregrine/error.h"
-#include "peregrine/generation.h"
+#include "peregrine/grammar.h"
 
 namespace peregrine::ui {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+constexpr int kStatsIntervalMs = 100;  // Engine::stats() is a locked copy: cheap
+constexpr qint64 kRateWindowMs = 1000;
 
 double msBetween(Clock::time_point from, Clock::time_point to) {
     return std::chrono::duration<double, std::milli>(to - from).count();
@@ -32,31 +38,49 @@ struct LoadCancelled {};
 }  // namespace
 
 EngineWorker::EngineWorker(std::shared_ptr<const CancelFlag> cancel, QObject* parent)
-    : QObject(parent), cancel_(std::move(cancel)) {}
+    : QObject(parent), cancel_(std::move(cancel)), statsTimer_(this) {
+    statsTimer_.setInterval(kStatsIntervalMs);
+    connect(&statsTimer_, &QTimer::timeout, this, &EngineWorker::sampleStats);
+    // Emitted on the Engine's thread, so this runs queued on the worker's: the id map has one owner.
+    // A reply that ends is sampled at once too (short replies may start and end between two ticks); the
+    // Engine publishes its numbers after the step that ended it, which the next tick then shows.
+    connect(this, &EngineWorker::finished, this, [this](const GenerationOutcome& outcome) {
+        engineIds_.erase(outcome.requestId);
+        sampleStats();
+    });
+}
 
-EngineWorker::~EngineWorker() = default;
+EngineWorker::~EngineWorker() { release(); }
 
-void EngineWorker::unload() {
-    context_.reset();
+// The Engine goes first: its destructor cancels what still runs, and the final (cancelled) outcomes
+// reach the GUI before the model they came from is gone.
+void EngineWorker::release() {
+    statsTimer_.stop();
+    engine_.reset();
+    speculative_.reset();
     model_.reset();
     summary_ = {};
+    generatedHistory_.clear();
+    lastAcceptance_ = -1;
+    engineIds_.clear();
 }
+
+void EngineWorker::unload() { release(); }
 
 void EngineWorker::load(const LoadRequest& request) {
     // The old model goes first: holding two models at once could need twice the memory.
-    context_.reset();
-    model_.reset();
-    summary_ = {};
+    release();
     try {
         loadOrThrow(request);
         emit loaded(request.id, summary_);
+        clock_.start();
+        statsTimer_.start();
+        sampleStats();
     } catch (const LoadCancelled&) {
-        context_.reset();
-        model_.reset();
+        release();
         emit loadFailed(request.id, tr("Loading was cancelled."), /*cancelled=*/true);
     } catch (const std::exception& error) {
-        context_.reset();
-        model_.reset();
+        release();
         uiLogger("engine")->error("loading {}: {}", request.path.toStdString(), error.what());
         emit loadFailed(request.id, QString::fromStdString(error.what()), /*cancelled=*/false);
     }
@@ -89,127 +113,166 @@ void EngineWorker::loadOrThrow(const LoadRequest& request) {
     }
 
     emit loadProgress(request.id, 92, tr("Allocating the KV cache"));
-    ContextParams contextParams;
-    contextParams.n_ctx = request.options.contextLength;
-    contextParams.n_threads = request.options.threads;
-    contextParams.n_seq_max = 1;  // one conversation at a time
-    context_ = std::make_unique<Context>(model_->model, contextParams);
+    EngineParams engineParams;
+    engineParams.context.n_ctx = request.options.contextLength;
+    engineParams.context.n_threads = request.options.threads;
+    engineParams.context.n_seq_max = std::max(1, request.options.maxSequences);
+    engineParams.context.kv_pool_blocks = std::max(0, request.options.kvCacheBlocks);
+    engineParams.context.prefix_cache = true;
+    engine_ = std::make_unique<Engine>(*model_, engineParams);
     checkCancel();
 
+    const EngineStats stats = engine_->stats();
     const ModelInfo& info = model_->model->info();
     summary_.path = request.path;
     summary_.fileName = QFileInfo(request.path).fileName();
     summary_.name = info.name.empty() ? summary_.fileName : QString::fromStdString(info.name);
     summary_.architecture = QString::fromStdString(info.architecture);
     summary_.fileType = QString::fromStdString(info.file_type);
-    summary_.templateFamily =
-        toQString(chat_template_family_name(model_->chat_template->family()));
+    summary_.templateFamily = toQString(chat_template_family_name(model_->chat_template->family()));
     summary_.parameterCount = static_cast<qint64>(info.n_params);
     summary_.weightBytes = static_cast<qint64>(info.weight_bytes);
-    summary_.contextLength = context_->n_ctx();
-    summary_.kvCacheBytes = static_cast<qint64>(context_->kv_stats().bytes_total);
+    summary_.contextLength = request.options.contextLength > 0 ? request.options.contextLength : info.n_ctx_train;
+    summary_.kvCacheBytes = static_cast<qint64>(stats.kv.bytes_total);
+    summary_.kvBlockSize = stats.kv.block_size;
+    summary_.kvBlocksTotal = stats.kv.blocks_total;
+    summary_.maxSequences = stats.max_sequences;
     summary_.trainingContextLength = info.n_ctx_train;
-    summary_.threads = context_->n_threads();
+
+    ContextParams speculativeContext = engineParams.context;
+    speculativeContext.n_ctx = summary_.contextLength;
+    speculative_ = std::make_unique<SpeculativeReplies>(*model_, speculativeContext, summary_.fileName);
+    summary_.threads = request.options.threads > 0 ? request.options.threads
+                                                   : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     summary_.loadMs = msBetween(start, Clock::now());
     emit loadProgress(request.id, 100, tr("Ready"));
-    uiLogger("engine")->info("loaded {} ({} params, ctx {}, {} threads) in {:.0f} ms",
+    uiLogger("engine")->info("loaded {} ({} params, ctx {}, {} sequences, {} KV blocks) in {:.0f} ms",
                              request.path.toStdString(), info.n_params, summary_.contextLength,
-                             summary_.threads, summary_.loadMs);
+                             summary_.maxSequences, summary_.kvBlocksTotal, summary_.loadMs);
 }
 
-LiveStats EngineWorker::contextStats(int promptTokens) const {
-    LiveStats stats;
-    stats.promptTokens = promptTokens;
-    stats.contextLength = context_->n_ctx();
-    const KvCacheStats kv = context_->kv_stats();
-    stats.kvBlocksUsed = kv.blocks_used;
-    stats.kvBlocksTotal = kv.blocks_total;
-    stats.kvBytesTotal = static_cast<qint64>(kv.bytes_total);
-    return stats;
+void EngineWorker::finishFailed(quint64 requestId, const QString& message) {
+    GenerationOutcome outcome;
+    outcome.requestId = requestId;
+    outcome.error = message;
+    outcome.stats.model = summary_.fileName;
+    outcome.stats.stopReason = QStringLiteral("error");
+    emit finished(outcome);
 }
 
 void EngineWorker::generate(const GenerationRequest& request) {
-    GenerationOutcome outcome;
-    outcome.requestId = request.id;
     if (cancel_->isCancelled(request.id)) {  // stopped before it started
+        GenerationOutcome outcome;
+        outcome.requestId = request.id;
         outcome.cancelled = true;
         outcome.stats.stopReason = QStringLiteral("cancelled");
         emit finished(outcome);
         return;
     }
-    if (!model_ || !context_) {
-        outcome.error = tr("No model is loaded. Choose one with Model ▸ Open.");
-        emit finished(outcome);
+    if (!model_ || !engine_) {
+        finishFailed(request.id, tr("No model is loaded. Choose one with Model ▸ Open."));
         return;
     }
-
-    std::string streamed;  // everything sent so far, kept if generation throws half-way
-    LiveStats live;
     try {
-        const int contextLength = context_->n_ctx();
+        const int contextLength = summary_.contextLength;
         const FittedPrompt prompt = fitConversation(
             *model_, request.messages, contextLength, replyReserve(contextLength, request.options.maxTokens));
-        const int promptTokens = static_cast<int>(prompt.tokens.size());
-        live = contextStats(promptTokens);
-        live.droppedMessages = prompt.droppedMessages;
+        LiveStats base;
+        base.promptTokens = static_cast<int>(prompt.tokens.size());
+        base.contextLength = contextLength;
+        base.kvBlocksTotal = summary_.kvBlocksTotal;
+        base.kvBytesTotal = summary_.kvCacheBytes;
+        base.droppedMessages = prompt.droppedMessages;
+        std::shared_ptr<const Grammar> grammar = grammars_.grammarFor(request.options);
 
-        GenerationParams params;
-        params.n_predict = request.options.maxTokens;
-        params.sampling = request.options.sampling;
-        params.n_batch = request.options.batchSize;
-
-        ChunkBatcher batcher;
-        const auto start = Clock::now();
-        Clock::time_point firstText;
-        // While generating, the chunk also samples the KV cache; the final flush runs after generate()
-        // has already released the sequence, so it keeps the last sample.
-        const auto send = [&](Clock::time_point now, bool sampleKv) {
-            if (sampleKv) live.kvBlocksUsed = context_->kv_stats().blocks_used;
-            live.contextUsed = promptTokens + live.generatedTokens;
-            const double decodeMs = msBetween(firstText, now);
-            live.decodeTokensPerSecond = decodeMs > 0 ? (live.generatedTokens - 1) * 1000.0 / decodeMs : 0;
-            emit chunk({request.id, QString::fromStdString(batcher.take(now)), live});
-        };
-        const TextCallback onText = [&](std::string_view delta) {
-            const auto now = Clock::now();
-            if (live.generatedTokens++ == 0) {
-                firstText = now;
-                live.timeToFirstTokenMs = msBetween(start, now);
-                live.prefillTokensPerSecond =
-                    live.timeToFirstTokenMs > 0 ? promptTokens * 1000.0 / live.timeToFirstTokenMs : 0;
-            }
-            streamed += delta;
-            if (batcher.add(delta, now)) send(now, /*sampleKv=*/true);
-            // Checked after the text is out, so a stop takes effect before the next decode step.
-            return !cancel_->isCancelled(request.id);
-        };
-        const GenerationResult result = peregrine::generate(*context_, *model_->vocab, prompt.tokens, params, onText);
-        if (batcher.hasPending()) send(Clock::now(), /*sampleKv=*/false);
-
-        outcome.text = QString::fromStdString(result.text);
-        outcome.cancelled = result.stop_reason == StopReason::Cancelled;
-        const GenerationStats& s = result.stats;
-        outcome.stats.model = summary_.fileName;
-        outcome.stats.promptTokens = s.n_prompt_tokens;
-        outcome.stats.generatedTokens = s.n_generated;
-        outcome.stats.prefillTokensPerSecond = s.prefill_tokens_per_second();
-        outcome.stats.decodeTokensPerSecond = s.decode_tokens_per_second();
-        outcome.stats.timeToFirstTokenMs = s.time_to_first_token_ms;
-        outcome.stats.stopReason = toQString(stop_reason_name(result.stop_reason));
-        live.generatedTokens = s.n_generated;
-        live.contextUsed = s.n_prompt_tokens + s.n_generated;
-        live.prefillTokensPerSecond = outcome.stats.prefillTokensPerSecond;
-        live.decodeTokensPerSecond = outcome.stats.decodeTokensPerSecond;
-        live.timeToFirstTokenMs = s.time_to_first_token_ms;
+        if (request.options.speculation.isOn() && request.alternatives <= 1) {
+            // Speculation runs here, one reply at a time, on the speculative context.
+            speculating_ = true;
+            sampleStats();
+            const quint64 id = request.id;
+            GenerationOutcome outcome = speculative_->run(
+                request, prompt.tokens, base, std::move(grammar), [this, id] { return cancel_->isCancelled(id); },
+                [this](const StreamChunk& chunk) { emit this->chunk(chunk); });
+            speculating_ = false;
+            if (outcome.stats.acceptanceRate >= 0) lastAcceptance_ = outcome.stats.acceptanceRate;
+            sampleStats();
+            emit finished(outcome);
+            return;
+        }
+        submitToEngine(request, prompt.tokens, base, std::move(grammar));
     } catch (const std::exception& error) {
         uiLogger("engine")->error("generation {}: {}", request.id, error.what());
-        outcome.text = QString::fromStdString(streamed);
-        outcome.error = QString::fromStdString(error.what());
-        outcome.stats.model = summary_.fileName;
-        outcome.stats.stopReason = QStringLiteral("error");
+        finishFailed(request.id, QString::fromStdString(error.what()));
     }
-    outcome.live = live;
-    emit finished(outcome);
+}
+
+void EngineWorker::submitToEngine(const GenerationRequest& request, const std::vector<int32_t>& prompt,
+                                  const LiveStats& base, std::shared_ptr<const Grammar> grammar) {
+    EngineRequest engineRequest;
+    engineRequest.prompt = prompt;
+    engineRequest.max_tokens = request.options.maxTokens;
+    engineRequest.sampling = request.options.sampling;
+    engineRequest.n = std::max(1, request.alternatives);
+    engineRequest.grammar = std::move(grammar);
+
+    // Owned by the callback, which lives as long as the request inside the Engine; runs on its thread.
+    auto stream = std::make_shared<RequestStream>(
+        request.id, engineRequest.n, base, summary_.fileName, [this](const StreamChunk& chunk) { emit this->chunk(chunk); },
+        [this](const GenerationOutcome& outcome) { emit finished(outcome); });
+    // The Engine's id, known once submit() returns (0 until then: the check after submit covers that gap).
+    auto engineIdOf = std::make_shared<std::atomic<uint64_t>>(0);
+    Engine* engine = engine_.get();  // outlives its callbacks: ~Engine ends every request before it returns
+    // A stop seen at the next token, also when this worker's thread is busy (a load, a speculative reply)
+    // and the queued cancel() cannot run yet: the Engine applies a cancel before its next step.
+    const auto onUpdate = [stream, engineIdOf, engine, cancel = cancel_, id = request.id](const RequestUpdate& update) {
+        stream->onUpdate(update);
+        const uint64_t engineId = engineIdOf->load(std::memory_order_acquire);
+        if (!stream->done() && engineId != 0 && cancel->isCancelled(id)) engine->cancel(engineId);
+    };
+    const uint64_t engineId = engine_->submit(engineRequest, onUpdate);
+    engineIdOf->store(engineId, std::memory_order_release);
+    engineIds_[request.id] = engineId;
+    // A stop that arrived between the check in generate() and now.
+    if (cancel_->isCancelled(request.id)) engine_->cancel(engineId);
+}
+
+void EngineWorker::cancel(quint64 requestId) {
+    if (!engine_) return;
+    if (auto it = engineIds_.find(requestId); it != engineIds_.end()) engine_->cancel(it->second);
+}
+
+void EngineWorker::sampleStats() {
+    if (!engine_) return;
+    const EngineStats stats = engine_->stats();
+    const qint64 now = clock_.isValid() ? clock_.elapsed() : 0;
+    generatedHistory_.emplace_back(now, stats.generated_tokens);
+    while (generatedHistory_.size() > 2 && now - generatedHistory_.front().first > kRateWindowMs) {
+        generatedHistory_.pop_front();
+    }
+    EngineSnapshot snapshot;
+    snapshot.running = stats.n_running + (speculating_ ? 1 : 0);
+    snapshot.waiting = stats.n_waiting;
+    const auto& [oldMs, oldTokens] = generatedHistory_.front();
+    if (now > oldMs && stats.n_running > 0) {
+        snapshot.tokensPerSecond = double(stats.generated_tokens - oldTokens) * 1000.0 / double(now - oldMs);
+    }
+    snapshot.kvBlocksUsed = stats.kv.blocks_used;
+    snapshot.kvBlocksTotal = stats.kv.blocks_total;
+    snapshot.kvBlocksCached = stats.kv.blocks_cached;
+    snapshot.prefixHitRate = stats.kv.prefix_hit_rate();
+    snapshot.speculating = speculating_;
+    snapshot.acceptanceRate = lastAcceptance_;
+    const bool changed = snapshot.running != lastSnapshot_.running || snapshot.waiting != lastSnapshot_.waiting ||
+                         snapshot.tokensPerSecond != lastSnapshot_.tokensPerSecond ||
+                         snapshot.kvBlocksUsed != lastSnapshot_.kvBlocksUsed ||
+                         snapshot.kvBlocksTotal != lastSnapshot_.kvBlocksTotal ||
+                         snapshot.kvBlocksCached != lastSnapshot_.kvBlocksCached ||
+                         snapshot.prefixHitRate != lastSnapshot_.prefixHitRate ||
+                         snapshot.speculating != lastSnapshot_.speculating ||
+                         snapshot.acceptanceRate != lastSnapshot_.acceptanceRate;
+    if (!changed) return;
+    lastSnapshot_ = snapshot;
+    emit engineStats(snapshot);
 }
 
 }  // namespace peregrine::ui

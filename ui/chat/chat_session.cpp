@@ -26,14 +26,27 @@ ChatSession::ChatSession(ChatStore& store, EngineController& engine, QObject* pa
 }
 
 ChatSession::~ChatSession() {
-    if (active_) {
-        // The app is closing mid-reply: keep what streamed, as if the user had pressed stop.
-        engine_.stop();
+    // The app is closing mid-reply: keep what streamed, as if the user had pressed stop.
+    for (auto& [requestId, reply] : active_) {
+        engine_.stop(requestId);
         MessageStats stats;
         stats.model = engine_.model().fileName;
         stats.stopReason = QStringLiteral("cancelled");
-        active_->saver->finish(active_->saver->text(), MessageState::Stopped, stats);
+        reply.saver->finish(reply.saver->text(), MessageState::Stopped, stats);
     }
+}
+
+const ChatSession::ActiveReply* ChatSession::replyIn(int64_t conversationId) const {
+    if (conversationId == 0) return nullptr;
+    for (const auto& [requestId, reply] : active_) {
+        if (reply.conversationId == conversationId) return &reply;
+    }
+    return nullptr;
+}
+
+int64_t ChatSession::streamingMessageId() const {
+    const ActiveReply* reply = replyIn(conversationId_);
+    return reply ? reply->messageId : 0;
 }
 
 bool ChatSession::runStoreAction(const std::function<void()>& action) {
@@ -50,15 +63,17 @@ bool ChatSession::runStoreAction(const std::function<void()>& action) {
 void ChatSession::openConversation(int64_t id) {
     QList<StoredMessage> messages;
     if (id != 0 && !runStoreAction([&] { messages = store_.messages().list(id); })) return;
+    const bool wasGenerating = isGenerating();
     conversationId_ = id;
     // A reply still streaming into this conversation: the saved row may lag, the saver has it all.
-    if (active_ && active_->conversationId == id) {
+    if (const ActiveReply* reply = replyIn(id)) {
         for (StoredMessage& message : messages) {
-            if (message.id == active_->messageId) message.content = active_->saver->text();
+            if (message.id == reply->messageId) message.content = reply->saver->text();
         }
     }
     model_.setMessages(messages);
     emit conversationOpened(id);
+    if (wasGenerating != isGenerating()) emit generatingChanged(isGenerating());
 }
 
 int64_t ChatSession::newConversation() {
@@ -70,10 +85,13 @@ int64_t ChatSession::newConversation() {
 }
 
 void ChatSession::deleteConversation(int64_t id) {
-    if (active_ && active_->conversationId == id) {
-        engine_.stop();
-        active_.reset();  // its row goes with the conversation; nothing left to save
-        emit generatingChanged(false);
+    for (auto it = active_.begin(); it != active_.end(); ++it) {
+        if (it->second.conversationId != id) continue;
+        engine_.stop(it->first);
+        const bool shown = id == conversationId_;
+        active_.erase(it);  // its row goes with the conversation; nothing left to save
+        if (shown) emit generatingChanged(false);
+        break;
     }
     if (!runStoreAction([&] { store_.conversations().remove(id); })) return;
     if (conversationId_ == id) openConversation(0);
@@ -97,7 +115,7 @@ void ChatSession::setSystemPrompt(const QString& prompt) {
 }
 
 bool ChatSession::guardIdle() {
-    if (!active_) return true;
+    if (!isGenerating()) return true;
     emit errorOccurred(tr("A reply is still being written. Stop it first (Esc)."));
     return false;
 }
@@ -136,7 +154,7 @@ QList<ChatTurn> ChatSession::turnsOf(int64_t conversationId) {
     return turns;
 }
 
-bool ChatSession::startReply() {
+bool ChatSession::startReply(int alternatives) {
     if (!engine_.hasModel()) {
         emit errorOccurred(engine_.isLoading() ? tr("The model is still loading.")
                                                : tr("No model is loaded. Choose one with Model ▸ Open."));
@@ -161,18 +179,25 @@ bool ChatSession::startReply() {
     connect(active.saver.get(), &StreamingReplySaver::saveFailed, this, [this](const QString& message) {
         emit errorOccurred(tr("The reply could not be saved: %1").arg(message));
     });
-    active.requestId = engine_.generate(turns, options_);
-    active_ = std::move(active);
+    active.requestId = engine_.generate(turns, options_, alternatives);
+    const quint64 requestId = active.requestId;
+    active_.emplace(requestId, std::move(active));
     emit generatingChanged(true);
     emit replyStarted();
     return true;
 }
 
 void ChatSession::stop() {
-    if (active_) engine_.stop();
+    for (const auto& [requestId, reply] : active_) {
+        if (reply.conversationId == conversationId_) engine_.stop(requestId);
+    }
 }
 
-bool ChatSession::regenerate() {
+void ChatSession::stopAll() {
+    for (const auto& [requestId, reply] : active_) engine_.stop(requestId);
+}
+
+bool ChatSession::regenerate(int alternatives) {
     if (!guardIdle() || conversationId_ == 0) return false;
     const StoredMessage* last = model_.last();
     if (!last) return false;
@@ -182,7 +207,16 @@ bool ChatSession::regenerate() {
         model_.removeFrom(id);
     }
     if (!model_.last() || model_.last()->role != MessageRole::User) return false;
-    return startReply();
+    return startReply(alternatives);
+}
+
+bool ChatSession::chooseAlternative(int64_t messageId, int index) {
+    const StoredMessage* message = model_.find(messageId);
+    if (!message || index < 0 || index >= message->alternatives.size() || replyIn(conversationId_)) return false;
+    const QStringList alternatives = message->alternatives;
+    if (!runStoreAction([&] { store_.messages().setAlternatives(messageId, alternatives, index); })) return false;
+    model_.setContent(messageId, alternatives[index]);
+    return true;
 }
 
 bool ChatSession::editAndResend(int64_t userMessageId, const QString& text) {
@@ -202,24 +236,35 @@ bool ChatSession::editAndResend(int64_t userMessageId, const QString& text) {
 }
 
 void ChatSession::onText(quint64 requestId, const QString& text, const LiveStats& stats) {
-    if (!active_ || active_->requestId != requestId) return;
-    active_->saver->append(text);
-    if (active_->conversationId == conversationId_) model_.appendText(active_->messageId, text);
+    const auto it = active_.find(requestId);
+    if (it == active_.end()) return;
+    ActiveReply& reply = it->second;
+    reply.saver->append(text);
+    if (reply.conversationId != conversationId_) return;
+    model_.appendText(reply.messageId, text);
     emit liveStats(stats);
 }
 
 void ChatSession::onFinished(const GenerationOutcome& outcome) {
-    if (!active_ || active_->requestId != outcome.requestId) return;
-    ActiveReply done = std::move(*active_);
-    active_.reset();
+    const auto it = active_.find(outcome.requestId);
+    if (it == active_.end()) return;
+    ActiveReply done = std::move(it->second);
+    active_.erase(it);
+    const bool shown = done.conversationId == conversationId_;
     MessageState state = MessageState::Complete;
     if (!outcome.error.isEmpty()) state = MessageState::Failed;
     else if (outcome.cancelled) state = MessageState::Stopped;
     MessageStats stats = outcome.stats;
     stats.error = outcome.error;
     done.saver->finish(outcome.text, state, stats);
-    if (done.conversationId == conversationId_) model_.finish(done.messageId, outcome.text, state, stats);
-    emit generatingChanged(false);
+    if (outcome.alternatives.size() > 1) {
+        runStoreAction([&] { store_.messages().setAlternatives(done.messageId, outcome.alternatives, 0); });
+    }
+    if (shown) {
+        model_.finish(done.messageId, outcome.text, state, stats, outcome.alternatives);
+        emit generatingChanged(false);
+        emit shownReplyFinished(outcome);
+    }
     emit replyFinished(outcome);
     emit conversationsChanged();
     if (!outcome.error.isEmpty()) emit errorOccurred(outcome.error);

@@ -2,16 +2,19 @@
 // and the engine controller (what generates) together. It decides what a send, stop, regenerate or
 // edit-and-resend means; widgets only call these and show the signals.
 //
-// A reply keeps streaming into its own conversation's row even when the user switches to another one;
-// switching back shows it with everything streamed so far.
+// Several conversations may generate at once (the engine batches them): each reply streams into its own
+// conversation's row and is saved as it grows, also while the user looks at another conversation;
+// switching back shows it with everything streamed so far. Send, stop and regenerate act on the
+// conversation on screen only. Regenerate may ask for several alternatives, sampled in one batch; the
+// reply then holds all of them and the chosen one is its content.
 #pragma once
 
 #include <QObject>
 
 #include <functional>
 
+#include <map>
 #include <memory>
-#include <optional>
 
 #include "bridge/engine_types.h"
 #include "chat/message_list_model.h"
@@ -31,8 +34,14 @@ public:
 
     MessageListModel* messages() { return &model_; }
     int64_t conversationId() const { return conversationId_; }
-    bool isGenerating() const { return active_.has_value(); }
-    int64_t streamingMessageId() const { return active_ ? active_->messageId : 0; }
+    bool isGenerating() const { return replyIn(conversationId_) != nullptr; }  // in the conversation on screen
+    int runningReplies() const { return static_cast<int>(active_.size()); }  // in every conversation
+    int64_t streamingMessageId() const;
+    // The engine request of the reply streaming into that conversation; 0 when none.
+    quint64 replyRequestId(int64_t conversationId) const {
+        const ActiveReply* reply = replyIn(conversationId);
+        return reply ? reply->requestId : 0;
+    }
 
     void setGenerationOptions(const GenerationOptions& options) { options_ = options; }
     const GenerationOptions& generationOptions() const { return options_; }
@@ -45,9 +54,12 @@ public:
 
     // Each returns false (and emits errorOccurred when it is worth telling) if it cannot run now.
     bool send(const QString& text);
-    void stop();
-    bool regenerate();
+    void stop();     // the reply of the conversation on screen
+    void stopAll();  // every reply (closing)
+    bool regenerate(int alternatives = 1);
     bool editAndResend(int64_t userMessageId, const QString& text);
+    // Shows and saves alternative `index` of a reply that has several; false when there is no such one.
+    bool chooseAlternative(int64_t messageId, int index);
 
 signals:
     void conversationOpened(int64_t id);
@@ -55,7 +67,8 @@ signals:
     void generatingChanged(bool generating);
     void replyStarted();
     void liveStats(const peregrine::ui::LiveStats& stats);
-    void replyFinished(const peregrine::ui::GenerationOutcome& outcome);
+    void replyFinished(const peregrine::ui::GenerationOutcome& outcome);       // any conversation
+    void shownReplyFinished(const peregrine::ui::GenerationOutcome& outcome);  // the one on screen
     void errorOccurred(const QString& message);
 
 private:
@@ -66,7 +79,8 @@ private:
         std::unique_ptr<StreamingReplySaver> saver;
     };
 
-    bool startReply();
+    const ActiveReply* replyIn(int64_t conversationId) const;
+    bool startReply(int alternatives = 1);
     QList<ChatTurn> turnsOf(int64_t conversationId);
     void onText(quint64 requestId, const QString& text, const LiveStats& stats);
     void onFinished(const GenerationOutcome& outcome);
@@ -78,7 +92,7 @@ private:
     MessageListModel model_;
     GenerationOptions options_;
     int64_t conversationId_ = 0;
-    std::optional<ActiveReply> active_;
+    std::map<quint64, ActiveReply> active_;  // by request id
 };
 
 }  // namespace peregrine::ui

@@ -128,6 +128,24 @@ QSize MessageDelegate::sizeHint(const QStyleOptionViewItem&, const QModelIndex& 
     return size;
 }
 
+MessageDelegate::AlternativeBrowser MessageDelegate::alternativeBrowser(const QModelIndex& index,
+                                                                       const Geometry& g) const {
+    AlternativeBrowser browser;
+    const int count = index.data(MessageListModel::AlternativeCountRole).toInt();
+    if (count < 2) return browser;
+    const QFontMetrics header(headerFont(view_->font()));
+    const QFontMetrics body(view_->font());
+    const int buttonWidth = body.horizontalAdvance(QStringLiteral("‹")) + 14;
+    const int labelWidth = body.horizontalAdvance(QStringLiteral("%1/%1").arg(count)) + 10;
+    const int x = g.header.left() + header.horizontalAdvance(headerText(index)) + 14;
+    const int y = g.header.top() - 1;
+    const int h = g.header.height() + 2;
+    browser.previous = QRect(x, y, buttonWidth, h);
+    browser.label = QRect(browser.previous.right() + 1, y, labelWidth, h);
+    browser.next = QRect(browser.label.right() + 1, y, buttonWidth, h);
+    return browser;
+}
+
 QList<QPair<QRect, QString>> MessageDelegate::copyButtons(const Geometry& g, const CachedDocument& doc) const {
     QList<QPair<QRect, QString>> out;
     const QFontMetrics metrics(view_->font());
@@ -175,6 +193,18 @@ void MessageDelegate::paint(QPainter* painter, const QStyleOptionViewItem& optio
     painter->restore();
 
     painter->setFont(option.font);
+    if (const AlternativeBrowser browser = alternativeBrowser(index, g); !browser.label.isEmpty()) {
+        const int count = index.data(MessageListModel::AlternativeCountRole).toInt();
+        const int shown = index.data(MessageListModel::AlternativeIndexRole).toInt();
+        painter->setPen(palette.color(QPalette::Mid));
+        painter->setBrush(palette.color(QPalette::Button));
+        painter->drawRoundedRect(browser.previous, 4, 4);
+        painter->drawRoundedRect(browser.next, 4, 4);
+        painter->setPen(palette.color(QPalette::ButtonText));
+        painter->drawText(browser.previous, Qt::AlignCenter, QStringLiteral("‹"));
+        painter->drawText(browser.next, Qt::AlignCenter, QStringLiteral("›"));
+        painter->drawText(browser.label, Qt::AlignCenter, QStringLiteral("%1/%2").arg(shown + 1).arg(count));
+    }
     for (const auto& [rect, code] : copyButtons(g, doc)) {
         painter->setPen(palette.color(QPalette::Mid));
         painter->setBrush(palette.color(QPalette::Button));
@@ -195,11 +225,26 @@ QString MessageDelegate::copyButtonCodeAt(const QModelIndex& index, const QRect&
     return {};
 }
 
+int MessageDelegate::alternativeAt(const QModelIndex& index, const QRect& itemRect, const QPoint& pos) const {
+    const int width = viewWidth();
+    const AlternativeBrowser browser = alternativeBrowser(index, geometryFor(index, width, documentFor(index, width)));
+    const QPoint local = pos - itemRect.topLeft();
+    const int count = index.data(MessageListModel::AlternativeCountRole).toInt();
+    const int shown = index.data(MessageListModel::AlternativeIndexRole).toInt();
+    if (browser.previous.contains(local) && shown > 0) return shown - 1;
+    if (browser.next.contains(local) && shown + 1 < count) return shown + 1;
+    return -1;
+}
+
 bool MessageDelegate::editorEvent(QEvent* event, QAbstractItemModel* model, const QStyleOptionViewItem& option,
                                   const QModelIndex& index) {
     if (event->type() == QEvent::MouseButtonRelease) {
         const auto* mouse = static_cast<QMouseEvent*>(event);
         if (mouse->button() == Qt::LeftButton) {
+            if (const int alternative = alternativeAt(index, option.rect, mouse->position().toPoint()); alternative >= 0) {
+                emit alternativeRequested(index.data(MessageListModel::IdRole).toLongLong(), alternative);
+                return true;
+            }
             const QString code = copyButtonCodeAt(index, option.rect, mouse->position().toPoint());
             if (!code.isNull()) {
                 QApplication::clipboard()->setText(code);

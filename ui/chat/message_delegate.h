@@ -1,7 +1,8 @@
-// Paints one chat message as a bubble: a header line (who, state, speed), the rendered Markdown, and a
-// "Copy" button on each code block. Laid-out documents are cached per message id (LRU, only what is on
-// screen) and size hints separately (cheap, kept for thousands of messages); both are keyed by
-// (id, revision, width), so an update to one message never re-lays out the others.
+// Paints one chat message as a bubble: a header line (who, state, speed, and "‹ 1/3 ›" on a reply with
+// alternatives), the rendered Markdown, and a "Copy" button on each code block. Laid-out documents are
+// cached per message id (LRU, only what is on screen) and size hints separately (cheap, kept for
+// thousands of messages); both are keyed by (id, revision, width), so an update to one message never
+// re-lays out the others.
 #pragma once
 
 #include <QStyledItemDelegate>
@@ -30,11 +31,14 @@ public:
 
     // The code block whose Copy button is at `pos` (view viewport coordinates); empty if none.
     QString copyButtonCodeAt(const QModelIndex& index, const QRect& itemRect, const QPoint& pos) const;
+    // The alternative a click at `pos` asks for ("‹ 2/3 ›" in a regenerated reply's header); -1 if none.
+    int alternativeAt(const QModelIndex& index, const QRect& itemRect, const QPoint& pos) const;
     void clearCaches();
     int cachedDocumentCount() const { return static_cast<int>(documents_.size()); }
 
 signals:
     void codeCopied(const QString& code);
+    void alternativeRequested(qint64 messageId, int index);
 
 private:
     struct Geometry {  // in item coordinates
@@ -57,6 +61,10 @@ private:
     Geometry geometryFor(const QModelIndex& index, int viewWidth, const CachedDocument& doc) const;
     int textWidthFor(const QModelIndex& index, int viewWidth) const;
     QList<QPair<QRect, QString>> copyButtons(const Geometry& geometry, const CachedDocument& doc) const;
+    struct AlternativeBrowser {  // in item coordinates; empty rects when the reply has no alternatives
+        QRect previous, label, next;
+    };
+    AlternativeBrowser alternativeBrowser(const QModelIndex& index, const Geometry& geometry) const;
     int viewWidth() const;
 
     QAbstractItemView* view_;

@@ -20,6 +20,8 @@ QVariant MessageListModel::data(const QModelIndex& index, int role) const {
         case StateRole: return static_cast<int>(row.message.state);
         case StatsRole: return QVariant::fromValue(row.message.stats);
         case RevisionRole: return QVariant::fromValue<quint64>(row.revision);
+        case AlternativeCountRole: return static_cast<int>(row.message.alternatives.size());
+        case AlternativeIndexRole: return row.message.alternativeIndex();
         default: return {};
     }
 }
@@ -32,6 +34,8 @@ QHash<int, QByteArray> MessageListModel::roleNames() const {
     names[StateRole] = "state";
     names[StatsRole] = "stats";
     names[RevisionRole] = "revision";
+    names[AlternativeCountRole] = "alternativeCount";
+    names[AlternativeIndexRole] = "alternativeIndex";
     return names;
 }
 
@@ -77,14 +81,18 @@ void MessageListModel::setContent(int64_t id, const QString& content) {
     if (row < 0) return;
     messages_[row].message.content = content;
     messages_[row].revision = nextRevision_++;
-    changed(row, {Qt::DisplayRole, ContentRole, RevisionRole});
+    QList<int> roles{Qt::DisplayRole, ContentRole, RevisionRole};
+    if (!messages_[row].message.alternatives.isEmpty()) roles << AlternativeIndexRole;
+    changed(row, roles);
 }
 
-void MessageListModel::finish(int64_t id, const QString& content, MessageState state, const MessageStats& stats) {
+void MessageListModel::finish(int64_t id, const QString& content, MessageState state, const MessageStats& stats,
+                              const QStringList& alternatives) {
     const int row = rowOf(id);
     if (row < 0) return;
     Row& entry = messages_[row];
-    QList<int> roles{StateRole, StatsRole, Qt::ToolTipRole, RevisionRole};
+    QList<int> roles{StateRole, StatsRole, Qt::ToolTipRole, RevisionRole, AlternativeCountRole, AlternativeIndexRole};
+    entry.message.alternatives = alternatives;
     if (entry.message.content != content) roles << Qt::DisplayRole << ContentRole;
     entry.message.content = content;
     entry.message.state = state;

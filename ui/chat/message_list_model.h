@@ -22,6 +22,8 @@ public:
         StateRole,                  // int (MessageState)
         StatsRole,                  // MessageStats
         RevisionRole,               // quint64, bumped whenever the content changes
+        AlternativeCountRole,       // int: replies sampled together (0 or 1: a single reply)
+        AlternativeIndexRole,       // int: which of them is shown (0-based; -1 when none)
     };
 
     explicit MessageListModel(QObject* parent = nullptr);
@@ -34,7 +36,8 @@ public:
     void append(const StoredMessage& message);
     void appendText(int64_t id, const QString& text);  // a streamed chunk
     void setContent(int64_t id, const QString& content);
-    void finish(int64_t id, const QString& content, MessageState state, const MessageStats& stats);
+    void finish(int64_t id, const QString& content, MessageState state, const MessageStats& stats,
+                const QStringList& alternatives = {});
     void removeFrom(int64_t id);  // that message and every later one
     void clear();
 

@@ -1,5 +1,6 @@
 #include "settings/engine_settings.h"
 
+#include <algorithm>
 #include <tuple>
 
 namespace peregrine::ui {
@@ -9,12 +10,12 @@ namespace {
 constexpr qint64 kRandomSeed = -1;
 
 auto reloadFields(const EngineSettings& s) {
-    return std::tie(s.backend, s.gpuLayers, s.threads, s.contextLength, s.kvCacheType, s.useMmap, s.speculative,
-                    s.draftModelPath, s.draftTokens);
+    return std::tie(s.backend, s.gpuLayers, s.threads, s.contextLength, s.kvCacheType, s.useMmap, s.maxSequences,
+                    s.kvCacheBlocks);
 }
 
 auto replyFields(const EngineSettings& s) {
-    return std::tie(s.batchSize, s.maxTokens, s.sampling.temperature, s.sampling.top_k, s.sampling.top_p,
+    return std::tie(s.speculative, s.draftModelPath, s.draftTokens, s.structured, s.jsonSchema, s.batchSize, s.maxTokens, s.sampling.temperature, s.sampling.top_k, s.sampling.top_p,
                     s.sampling.min_p, s.sampling.repeat_penalty, s.sampling.repeat_last_n, s.sampling.seed);
 }
 
@@ -25,6 +26,8 @@ LoadOptions EngineSettings::loadOptions() const {
     options.contextLength = contextLength;
     options.threads = threads;
     options.useMmap = useMmap;
+    options.maxSequences = maxSequences;
+    options.kvCacheBlocks = kvCacheBlocks;
     return options;
 }
 
@@ -33,6 +36,11 @@ GenerationOptions EngineSettings::generationOptions() const {
     options.sampling = sampling;
     options.maxTokens = maxTokens;
     options.batchSize = batchSize;
+    options.speculation.mode = speculative;
+    options.speculation.draftModelPath = draftModelPath;
+    options.speculation.draftTokens = draftTokens;
+    options.structured = structured;
+    options.jsonSchema = jsonSchema;
     return options;
 }
 
@@ -56,7 +64,12 @@ EngineSettings readEngineSettings(const QSettings& settings) {
     s.speculative = static_cast<SpeculativeMode>(
         std::clamp(settings.value("speculative/mode", 0).toInt(), 0, static_cast<int>(SpeculativeMode::DraftModel)));
     s.draftModelPath = settings.value("speculative/draftModel").toString();
-    s.draftTokens = settings.value("speculative/draftTokens", defaults.draftTokens).toInt();
+    s.draftTokens = std::clamp(settings.value("speculative/draftTokens", defaults.draftTokens).toInt(), 0, 16);
+    s.maxSequences = std::clamp(settings.value("engine/maxSequences", defaults.maxSequences).toInt(), 1, 64);
+    s.kvCacheBlocks = std::max(0, settings.value("engine/kvCacheBlocks", defaults.kvCacheBlocks).toInt());
+    s.structured = static_cast<StructuredOutput>(std::clamp(settings.value("generation/structured", 0).toInt(), 0,
+                                                            static_cast<int>(StructuredOutput::JsonSchema)));
+    s.jsonSchema = settings.value("generation/jsonSchema").toString();
     s.batchSize = std::max(1, settings.value("engine/batchSize", defaults.batchSize).toInt());
     s.maxTokens = settings.value("generation/maxTokens", defaults.maxTokens).toInt();
     s.sampling.temperature = settings.value("sampling/temperature", defaults.sampling.temperature).toFloat();
@@ -85,6 +98,10 @@ void writeEngineSettings(QSettings& settings, const EngineSettings& s) {
     settings.setValue("speculative/mode", static_cast<int>(s.speculative));
     settings.setValue("speculative/draftModel", s.draftModelPath);
     settings.setValue("speculative/draftTokens", s.draftTokens);
+    settings.setValue("engine/maxSequences", s.maxSequences);
+    settings.setValue("engine/kvCacheBlocks", s.kvCacheBlocks);
+    settings.setValue("generation/structured", static_cast<int>(s.structured));
+    settings.setValue("generation/jsonSchema", s.jsonSchema);
     settings.setValue("engine/batchSize", s.batchSize);
     settings.setValue("generation/maxTokens", s.maxTokens);
     settings.setValue("sampling/temperature", s.sampling.temperature);

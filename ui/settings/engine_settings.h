@@ -9,8 +9,6 @@
 
 namespace peregrine::ui {
 
-enum class SpeculativeMode { Off, PromptLookup, DraftModel };
-
 struct EngineSettings {
     // Needs a reload.
     QString backend = QStringLiteral("cpu");  // "cpu" or "cuda"
@@ -19,10 +17,14 @@ struct EngineSettings {
     int contextLength = 0;      // 0: the model's training context
     QString kvCacheType = QStringLiteral("f16");
     bool useMmap = true;
+    int maxSequences = 4;       // replies decoded together (conversations, alternatives)
+    int kvCacheBlocks = 0;      // 0: room for maxSequences full-length sequences
+    // Applies to the next reply.
     SpeculativeMode speculative = SpeculativeMode::Off;
     QString draftModelPath;
-    int draftTokens = 4;
-    // Applies to the next reply.
+    int draftTokens = 4;        // 0: chosen per pass from the acceptance rate (auto)
+    StructuredOutput structured = StructuredOutput::Off;
+    QString jsonSchema;
     int batchSize = 512;
     int maxTokens = -1;         // -1: until the model ends its turn or the context is full
     SamplingParams sampling;

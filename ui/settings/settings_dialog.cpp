@@ -4,7 +4,10 @@
 #include <QComboBox>
 #include <QDialogButtonBox>
 #include <QDoubleSpinBox>
+#include <QFileDialog>
 #include <QFormLayout>
+#include <QHBoxLayout>
+#include <QPlainTextEdit>
 #include <QGroupBox>
 #include <QLabel>
 #include <QLineEdit>
@@ -60,11 +63,26 @@ SettingsDialog::SettingsDialog(const EngineSettings& current, QWidget* parent) :
     kvCacheType_->addItem("f16", "f16");
     kvCacheType_->addItem("q8_0", "q8_0");
     useMmap_ = new QCheckBox(tr("Map the file instead of reading it"));
+    maxSequences_ = spin(1, 64);
+    kvCacheBlocks_ = spin(0, 1 << 20, tr("Enough for every sequence"));
+    kvCacheBlocks_->setSingleStep(64);
     speculative_ = new QComboBox;
     speculative_->addItems({tr("Off"), tr("Prompt lookup"), tr("Draft model")});
     draftModel_ = new QLineEdit;
     draftModel_->setPlaceholderText(tr("Path of a small model with the same tokenizer"));
-    draftTokens_ = spin(1, 16);
+    browseDraft_ = new QPushButton(tr("Browse…"));
+    browseDraft_->setObjectName("browseDraftModel");
+    auto* draftRow = new QWidget;
+    auto* draftLayout = new QHBoxLayout(draftRow);
+    draftLayout->setContentsMargins(0, 0, 0, 0);
+    draftLayout->addWidget(draftModel_, 1);
+    draftLayout->addWidget(browseDraft_);
+    draftTokens_ = spin(0, 16, tr("Auto"));
+    structured_ = new QComboBox;
+    structured_->addItems({tr("Off (free text)"), tr("Any JSON object"), tr("JSON schema")});
+    jsonSchema_ = new QPlainTextEdit;
+    jsonSchema_->setPlaceholderText(R"({"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]})");
+    jsonSchema_->setFixedHeight(70);
     temperature_ = doubleSpin(0, 5, 0.05, 2);
     temperature_->setSpecialValueText(tr("0 (greedy)"));
     topK_ = spin(0, 1000, tr("Off"));
@@ -96,19 +114,26 @@ SettingsDialog::SettingsDialog(const EngineSettings& current, QWidget* parent) :
            tr("Prompt tokens per forward pass: larger prefills faster but needs more scratch memory."));
     addRow(memory, "maxTokens", tr("Max reply length"), maxTokens_,
            tr("Caps each reply; shorter replies leave more of the context for the conversation."));
+    addRow(memory, "maxSequences", tr("Parallel replies") + reload, maxSequences_,
+           tr("Replies generated at once (other chats, alternatives): one pass reads the weights for all of them."));
+    addRow(memory, "kvCacheBlocks", tr("KV cache blocks") + reload, kvCacheBlocks_,
+           tr("Fewer blocks save memory; when they run out the newest reply waits and is recomputed later."));
 
     auto* speculative = new QFormLayout;
-    addRow(speculative, "speculative", tr("Mode") + reload, speculative_,
-           tr("Guesses several tokens and verifies them in one pass: faster decode, same output. ") + notYet);
-    addRow(speculative, "draftModel", tr("Draft model"), draftModel_,
+    addRow(speculative, "speculative", tr("Mode"), speculative_,
+           tr("Guesses tokens and verifies them in one pass: same output, faster decode; such replies run one "
+              "at a time, not batched with other chats."));
+    addRow(speculative, "draftModel", tr("Draft model"), draftRow,
            tr("A small model that drafts for the big one: costs its memory, speeds up when it guesses well."));
     addRow(speculative, "draftTokens", tr("Draft tokens"), draftTokens_,
-           tr("More drafted tokens gain more when accepted and waste more when rejected."));
-    for (QWidget* w : {static_cast<QWidget*>(speculative_), static_cast<QWidget*>(draftModel_),
-                       static_cast<QWidget*>(draftTokens_)}) {
-        w->setEnabled(false);
-    }
+           tr("More drafted tokens gain more when accepted and waste more when rejected; Auto adapts per pass."));
     kvCacheType_->setEnabled(false);
+
+    auto* output = new QFormLayout;
+    addRow(output, "structured", tr("Structured output"), structured_,
+           tr("Replies are constrained to valid JSON by a grammar; fixed parts (keys, braces) cost no model pass."));
+    addRow(output, "jsonSchema", tr("JSON schema"), jsonSchema_,
+           tr("The shape replies must have (objects, arrays, enums, numbers, strings)."));
 
     auto* sampling = new QFormLayout;
     addRow(sampling, "temperature", tr("Temperature"), temperature_,
@@ -130,6 +155,7 @@ SettingsDialog::SettingsDialog(const EngineSettings& current, QWidget* parent) :
     group(tr("Memory"), memory);
     group(tr("Speculative decoding"), speculative);
     group(tr("Sampling"), sampling);
+    group(tr("Output"), output);
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel |
                                          QDialogButtonBox::RestoreDefaults, this);
     connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
@@ -137,8 +163,10 @@ SettingsDialog::SettingsDialog(const EngineSettings& current, QWidget* parent) :
     connect(buttons->button(QDialogButtonBox::RestoreDefaults), &QPushButton::clicked, this,
             [this] { setSettings(EngineSettings{}); });
     layout->addWidget(buttons);
-    connect(backend_, &QComboBox::currentIndexChanged, this,
-            [this] { gpuLayers_->setEnabled(backend_->currentData().toString() == "cuda"); });
+    connect(backend_, &QComboBox::currentIndexChanged, this, &SettingsDialog::updateEnabled);
+    connect(speculative_, &QComboBox::currentIndexChanged, this, &SettingsDialog::updateEnabled);
+    connect(structured_, &QComboBox::currentIndexChanged, this, &SettingsDialog::updateEnabled);
+    connect(browseDraft_, &QPushButton::clicked, this, &SettingsDialog::chooseDraftModel);
     setSettings(current);
 }
 
@@ -162,13 +190,27 @@ void SettingsDialog::addRow(QFormLayout* form, const QString& field, const QStri
     form->addRow(label, cell);
 }
 
+void SettingsDialog::updateEnabled() {
+    gpuLayers_->setEnabled(backend_->currentData().toString() == "cuda");
+    const bool draft = speculative_->currentIndex() == static_cast<int>(SpeculativeMode::DraftModel);
+    draftModel_->setEnabled(draft);
+    browseDraft_->setEnabled(draft);
+    draftTokens_->setEnabled(speculative_->currentIndex() != static_cast<int>(SpeculativeMode::Off));
+    jsonSchema_->setEnabled(structured_->currentIndex() == static_cast<int>(StructuredOutput::JsonSchema));
+}
+
+void SettingsDialog::chooseDraftModel() {
+    const QString path = QFileDialog::getOpenFileName(this, tr("Choose a draft model"), draftModel_->text(),
+                                                      tr("GGUF models (*.gguf)"));
+    if (!path.isEmpty()) draftModel_->setText(path);
+}
+
 QString SettingsDialog::noteFor(const QString& field) const { return notes_.value(field); }
 
 void SettingsDialog::setSettings(const EngineSettings& s) {
     base_ = s;
     backend_->setCurrentIndex(std::max(0, backend_->findData(s.backend)));
     gpuLayers_->setValue(s.gpuLayers);
-    gpuLayers_->setEnabled(backend_->currentData().toString() == "cuda");
     threads_->setValue(s.threads);
     contextLength_->setValue(s.contextLength);
     batchSize_->setValue(s.batchSize);
@@ -177,6 +219,10 @@ void SettingsDialog::setSettings(const EngineSettings& s) {
     speculative_->setCurrentIndex(static_cast<int>(s.speculative));
     draftModel_->setText(s.draftModelPath);
     draftTokens_->setValue(s.draftTokens);
+    maxSequences_->setValue(s.maxSequences);
+    kvCacheBlocks_->setValue(s.kvCacheBlocks);
+    structured_->setCurrentIndex(static_cast<int>(s.structured));
+    jsonSchema_->setPlainText(s.jsonSchema);
     temperature_->setValue(s.sampling.temperature);
     topK_->setValue(s.sampling.top_k);
     topP_->setValue(s.sampling.top_p);
@@ -184,6 +230,7 @@ void SettingsDialog::setSettings(const EngineSettings& s) {
     repeatPenalty_->setValue(s.sampling.repeat_penalty);
     seed_->setValue(s.sampling.seed == kSeedFromOs ? -1 : static_cast<int>(std::min<uint64_t>(s.sampling.seed, 2147483647)));
     maxTokens_->setValue(s.maxTokens);
+    updateEnabled();
 }
 
 EngineSettings SettingsDialog::settings() const {
@@ -198,6 +245,10 @@ EngineSettings SettingsDialog::settings() const {
     s.speculative = static_cast<SpeculativeMode>(speculative_->currentIndex());
     s.draftModelPath = draftModel_->text();
     s.draftTokens = draftTokens_->value();
+    s.maxSequences = maxSequences_->value();
+    s.kvCacheBlocks = kvCacheBlocks_->value();
+    s.structured = static_cast<StructuredOutput>(structured_->currentIndex());
+    s.jsonSchema = jsonSchema_->toPlainText();
     s.sampling.temperature = static_cast<float>(temperature_->value());
     s.sampling.top_k = topK_->value();
     s.sampling.top_p = static_cast<float>(topP_->value());

@@ -1,6 +1,7 @@
 // Settings ▸ Speed trade-offs: every knob that changes speed, memory or quality, each with a one-line
 // note saying what it trades, and "(reload)" on the ones that only apply after reloading the model.
-// Knobs the engine does not support yet are shown greyed out with the reason.
+// Knobs the engine does not support yet are shown greyed out with the reason; knobs that only matter in
+// some mode (the draft model, the JSON schema) are greyed out while that mode is off.
 #pragma once
 
 #include <QDialog>
@@ -12,6 +13,8 @@ class QComboBox;
 class QDoubleSpinBox;
 class QFormLayout;
 class QLineEdit;
+class QPlainTextEdit;
+class QPushButton;
 class QSpinBox;
 
 namespace peregrine::ui {
@@ -29,6 +32,8 @@ public:
 
 private:
     void addRow(QFormLayout* form, const QString& field, const QString& label, QWidget* editor, const QString& note);
+    void updateEnabled();
+    void chooseDraftModel();
 
     QComboBox* backend_;
     QSpinBox* gpuLayers_;
@@ -37,9 +42,14 @@ private:
     QSpinBox* batchSize_;
     QComboBox* kvCacheType_;
     QCheckBox* useMmap_;
+    QSpinBox* maxSequences_;
+    QSpinBox* kvCacheBlocks_;
     QComboBox* speculative_;
     QLineEdit* draftModel_;
+    QPushButton* browseDraft_;
     QSpinBox* draftTokens_;
+    QComboBox* structured_;
+    QPlainTextEdit* jsonSchema_;
     QDoubleSpinBox* temperature_;
     QSpinBox* topK_;
     QDoubleSpinBox* topP_;

@@ -1,7 +1,9 @@
-// The live stats bar under the chat: where the speed comes from. Prefill and decode tokens/s, time to first
-// token, tokens in context / context size, KV cache fill, the process's RAM (VRAM when a GPU backend is
-// in use) and a chart of decode tokens/s over the current reply. Each field has a tooltip saying what it
-// measures.
+// The live stats bar under the chat: where the speed comes from. For the reply on screen: prefill and
+// decode tokens/s, time to first token, tokens in context / context size (and how many came from the
+// prefix cache). For the engine as a whole: tokens/s over every running reply, KV cache blocks in use /
+// total with the prefix cache's hit rate, the speculative acceptance rate; then the process's RAM (VRAM
+// when a GPU backend is in use) and a chart of decode tokens/s over the current reply. Each field has a
+// tooltip saying what it measures.
 #pragma once
 
 #include <QTimer>
@@ -26,9 +28,14 @@ public:
     void replyStarted();
     void showLive(const LiveStats& stats);
     void showFinal(const GenerationOutcome& outcome);
+    void showEngine(const EngineSnapshot& snapshot);
 
     // The last values shown (tests read these).
     const LiveStats& shown() const { return shown_; }
+    const EngineSnapshot& engineShown() const { return engine_; }
+    QString kvText() const;
+    QString aggregateText() const;
+    QString speculativeText() const;
     const RateChart* chart() const { return chart_; }
 
 private:
@@ -37,6 +44,7 @@ private:
     QLabel* addField(const QString& toolTip);
 
     LiveStats shown_;
+    EngineSnapshot engine_;
     ModelSummary model_;
     bool hasModel_ = false;
     QLabel* prefill_;
@@ -44,6 +52,9 @@ private:
     QLabel* ttft_;
     QLabel* context_;
     QLabel* kvCache_;
+    QString kvToolTip_;
+    QLabel* aggregate_;
+    QLabel* speculative_;
     QLabel* memory_;
     QLabel* notes_;
     RateChart* chart_;

@@ -55,6 +55,8 @@ QString MessageStats::toJson() const {
         {"stop_reason", stopReason},
     };
     if (!error.isEmpty()) object.insert("error", error);
+    if (cachedPromptTokens > 0) object.insert("cached_prompt_tokens", cachedPromptTokens);
+    if (acceptanceRate >= 0) object.insert("acceptance_rate", acceptanceRate);
     return QString::fromUtf8(QJsonDocument(object).toJson(QJsonDocument::Compact));
 }
 
@@ -70,6 +72,8 @@ MessageStats MessageStats::fromJson(const QString& json) {
     stats.timeToFirstTokenMs = object.value("ttft_ms").toDouble();
     stats.stopReason = object.value("stop_reason").toString();
     stats.error = object.value("error").toString();
+    stats.cachedPromptTokens = object.value("cached_prompt_tokens").toInt();
+    stats.acceptanceRate = object.value("acceptance_rate").toDouble(-1);
     return stats;
 }
 
@@ -79,6 +83,10 @@ QString MessageStats::toolTip() const {
     QStringList lines;
     lines << QObject::tr("Model: %1").arg(model);
     lines << QObject::tr("Tokens: %1 prompt, %2 generated").arg(promptTokens).arg(generatedTokens);
+    if (cachedPromptTokens > 0) lines << QObject::tr("Prompt tokens from the prefix cache: %1").arg(cachedPromptTokens);
+    if (acceptanceRate >= 0) {
+        lines << QObject::tr("Speculative guesses accepted: %1%").arg(locale.toString(100 * acceptanceRate, 'f', 0));
+    }
     lines << QObject::tr("Prefill: %1 tok/s").arg(locale.toString(prefillTokensPerSecond, 'f', 1));
     lines << QObject::tr("Decode: %1 tok/s").arg(locale.toString(decodeTokensPerSecond, 'f', 1));
     lines << QObject::tr("Time to first token: %1 ms").arg(locale.toString(timeToFirstTokenMs, 'f', 0));

@@ -4,6 +4,7 @@
 
 #include <QMetaType>
 #include <QString>
+#include <QStringList>
 
 #include <cstdint>
 #include <optional>
@@ -33,6 +34,8 @@ struct MessageStats {
     double prefillTokensPerSecond = 0;
     double decodeTokensPerSecond = 0;
     double timeToFirstTokenMs = 0;
+    int cachedPromptTokens = 0;   // prompt tokens the prefix cache served (the conversation so far)
+    double acceptanceRate = -1;   // speculative replies: share of guessed tokens kept; -1: not speculative
     QString stopReason;        // engine's stop_reason_name(), or "error"
     QString error;             // the engine's message when the reply failed
 
@@ -58,6 +61,11 @@ struct StoredMessage {
     MessageState state = MessageState::Complete;
     MessageStats stats;
     int64_t createdAtMs = 0;
+    // Replies sampled together (regenerate with alternatives); empty for a single reply. `content` is the
+    // one the user chose, and what later turns see.
+    QStringList alternatives;
+
+    int alternativeIndex() const { return static_cast<int>(alternatives.indexOf(content)); }
 };
 
 }  // namespace peregrine::ui

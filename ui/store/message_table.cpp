@@ -1,13 +1,23 @@
 #include "store/message_table.h"
 
 #include <QDateTime>
+#include <QJsonArray>
+#include <QJsonDocument>
 
 #include "store/sqlite_database.h"
 
 namespace peregrine::ui {
 namespace {
 
-constexpr std::string_view kColumns = "id, conversation_id, role, content, state, stats, created_at";
+// '' or malformed JSON read as "no alternatives": a damaged column must not hide the message itself.
+QStringList alternativesFromJson(const QString& json) {
+    QStringList out;
+    if (json.isEmpty()) return out;
+    for (const QJsonValue& value : QJsonDocument::fromJson(json.toUtf8()).array()) out << value.toString();
+    return out;
+}
+
+constexpr std::string_view kColumns = "id, conversation_id, role, content, state, stats, created_at, alternatives";
 
 StoredMessage readRow(const SqliteStatement& row) {
     StoredMessage message;
@@ -18,7 +28,13 @@ StoredMessage readRow(const SqliteStatement& row) {
     message.state = stateFromName(row.columnText(4));
     message.stats = MessageStats::fromJson(row.columnText(5));
     message.createdAtMs = row.columnInt(6);
+    message.alternatives = alternativesFromJson(row.columnText(7));
     return message;
+}
+
+QString alternativesToJson(const QStringList& alternatives) {
+    if (alternatives.isEmpty()) return {};
+    return QString::fromUtf8(QJsonDocument(QJsonArray::fromStringList(alternatives)).toJson(QJsonDocument::Compact));
 }
 
 }  // namespace
@@ -78,6 +94,26 @@ void MessageTable::setContent(int64_t id, const QString& content) {
     Transaction transaction(db_);
     db_.prepare("UPDATE messages SET content = ? WHERE id = ?").bind(1, content).bind(2, id).run();
     requireOneRowChanged(id, "edit");
+    touchConversationOf(id);
+    transaction.commit();
+}
+
+void MessageTable::setAlternatives(int64_t id, const QStringList& alternatives, int chosen) {
+    if (!alternatives.isEmpty() && (chosen < 0 || chosen >= alternatives.size())) {
+        throw StoreError(db_.path().toStdString() + ": alternative " + std::to_string(chosen) + " of message " +
+                         std::to_string(id) + " does not exist (it has " + std::to_string(alternatives.size()) + ")");
+    }
+    Transaction transaction(db_);
+    if (alternatives.isEmpty()) {
+        db_.prepare("UPDATE messages SET alternatives = '' WHERE id = ?").bind(1, id).run();
+    } else {
+        db_.prepare("UPDATE messages SET alternatives = ?, content = ? WHERE id = ?")
+            .bind(1, alternativesToJson(alternatives))
+            .bind(2, alternatives[chosen])
+            .bind(3, id)
+            .run();
+    }
+    requireOneRowChanged(id, "set the alternatives of");
     touchConversationOf(id);
     transaction.commit();
 }

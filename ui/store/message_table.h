@@ -5,6 +5,7 @@
 
 #include <QList>
 #include <QString>
+#include <QStringList>
 
 #include <cstdint>
 #include <optional>
@@ -24,6 +25,9 @@ public:
     void updateContent(int64_t id, const QString& content);  // a streaming reply's periodic save
     void finish(int64_t id, const QString& content, MessageState state, const MessageStats& stats);
     void setContent(int64_t id, const QString& content);      // the user edited the message
+    // A reply sampled several times: stores every alternative and makes alternatives[chosen] the content
+    // (also when the user browses to another one). Throws StoreError when `chosen` is out of range.
+    void setAlternatives(int64_t id, const QStringList& alternatives, int chosen);
     // Deletes message `id` and every later message of its conversation (regenerate, edit and resend).
     void removeFrom(int64_t id);
     // Streaming rows left behind by a crash become Interrupted; returns how many there were.

@@ -34,6 +34,12 @@ ALTER TABLE messages ADD COLUMN stats TEXT NOT NULL DEFAULT '';
 CREATE INDEX conversations_by_update ON conversations(updated_at DESC);
 )sql";
 
+// Version 3: the alternatives of a reply that was regenerated as several samples, as a JSON array of
+// strings ('' for a single reply); `content` keeps the chosen one.
+constexpr std::string_view kVersion3 = R"sql(
+ALTER TABLE messages ADD COLUMN alternatives TEXT NOT NULL DEFAULT '';
+)sql";
+
 void runMigrations(SqliteDatabase& db, int target) {
     const int current = db.userVersion();
     if (current > latestSchemaVersion()) {
@@ -53,7 +59,7 @@ void runMigrations(SqliteDatabase& db, int target) {
 }  // namespace
 
 const std::vector<SchemaMigration>& schemaMigrations() {
-    static const std::vector<SchemaMigration> migrations = {{1, kVersion1}, {2, kVersion2}};
+    static const std::vector<SchemaMigration> migrations = {{1, kVersion1}, {2, kVersion2}, {3, kVersion3}};
     return migrations;
 }
 

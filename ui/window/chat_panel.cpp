@@ -26,6 +26,10 @@ ChatPanel::ChatPanel(ChatSession& session, QWidget* parent) : QWidget(parent), s
     sendStop_ = new QPushButton(this);
     regenerate_ = new QPushButton(tr("Regenerate"), this);
     regenerate_->setToolTip(tr("Write the last reply again"));
+    alternatives_ = new QPushButton(tr("3 alternatives"), this);
+    alternatives_->setObjectName("regenerateAlternatives");
+    alternatives_->setToolTip(tr("Write the last reply again three ways at once (one batch); browse them with ‹ › "
+                                 "in the reply and keep the one you like"));
 
     auto* promptRow = new QHBoxLayout;
     promptRow->addWidget(new QLabel(tr("System:"), this));
@@ -33,6 +37,7 @@ ChatPanel::ChatPanel(ChatSession& session, QWidget* parent) : QWidget(parent), s
     auto* buttons = new QVBoxLayout;
     buttons->addWidget(sendStop_);
     buttons->addWidget(regenerate_);
+    buttons->addWidget(alternatives_);
     buttons->addStretch(1);
     auto* inputRow = new QHBoxLayout;
     inputRow->addWidget(input_, 1);
@@ -49,6 +54,9 @@ ChatPanel::ChatPanel(ChatSession& session, QWidget* parent) : QWidget(parent), s
         session_.isGenerating() ? session_.stop() : send(input_->toPlainText());
     });
     connect(regenerate_, &QPushButton::clicked, &session_, [this] { session_.regenerate(); });
+    connect(alternatives_, &QPushButton::clicked, &session_, [this] { session_.regenerate(3); });
+    connect(view_->messageDelegate(), &MessageDelegate::alternativeRequested, &session_,
+            [this](qint64 id, int index) { session_.chooseAlternative(id, index); });
     connect(systemPrompt_, &QLineEdit::editingFinished, this, [this] {
         if (systemPrompt_->text() != session_.systemPrompt()) session_.setSystemPrompt(systemPrompt_->text());
     });
@@ -80,6 +88,7 @@ void ChatPanel::updateButtons() {
     sendStop_->setText(generating ? tr("Stop") : tr("Send"));
     sendStop_->setToolTip(generating ? tr("Stop the reply and keep what was written (Esc)") : tr("Send (Enter)"));
     regenerate_->setEnabled(!generating && session_.messages()->rowCount() > 0);
+    alternatives_->setEnabled(regenerate_->isEnabled());
 }
 
 void ChatPanel::copyMessage(qint64 id) {

@@ -1,5 +1,5 @@
 // The right-hand side of the window: the conversation's system prompt, the messages, the input box and
-// the Send/Stop and Regenerate buttons, all driving the ChatSession.
+// the Send/Stop, Regenerate and "3 alternatives" buttons, all driving the ChatSession.
 #pragma once
 
 #include <QWidget>
@@ -21,6 +21,7 @@ public:
 
     ChatInput* input() const { return input_; }
     ChatView* view() const { return view_; }
+    QPushButton* alternativesButton() const { return alternatives_; }
     QLineEdit* systemPromptEdit() const { return systemPrompt_; }
     void focusInput();
 
@@ -39,6 +40,7 @@ private:
     ChatInput* input_;
     QPushButton* sendStop_;
     QPushButton* regenerate_;
+    QPushButton* alternatives_;
 };
 
 }  // namespace peregrine::ui

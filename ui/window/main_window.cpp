@@ -145,7 +145,8 @@ void MainWindow::connectEngine() {
 void MainWindow::connectSession() {
     connect(session_.get(), &ChatSession::replyStarted, statsBar_, &StatsBar::replyStarted);
     connect(session_.get(), &ChatSession::liveStats, statsBar_, &StatsBar::showLive);
-    connect(session_.get(), &ChatSession::replyFinished, statsBar_, &StatsBar::showFinal);
+    connect(session_.get(), &ChatSession::shownReplyFinished, statsBar_, &StatsBar::showFinal);
+    connect(engine_.get(), &EngineController::engineStats, statsBar_, &StatsBar::showEngine);
     connect(session_.get(), &ChatSession::errorOccurred, this, [this](const QString& message) {
         notice_->showNotice(NoticeBar::Kind::Error, message);
     });
@@ -238,7 +239,7 @@ void MainWindow::showAbout() {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
-    session_->stop();
+    session_->stopAll();
     QMainWindow::closeEvent(event);
 }
 

@@ -156,7 +156,10 @@ struct SpeculativeOptions {
     DraftSource* draft = nullptr;    // null: no speculation
     int draft_k = 4;                 // most guesses verified per pass; 0: no speculation
     // Choose K per pass (0..draft_k) from the running acceptance rate and the measured cost of drafting and
-    // of verification rows; K = 0 (plain decoding) whenever speculation does not pay.
+    // of verification rows; K = 0 (plain decoding) whenever speculation does not pay. The measured cost
+    // per token of recent passes with guesses (loop work included) is checked against plain passes, and
+    // K is forced to 0 for a growing back-off when it is not 5% better; a draft model whose prompt
+    // prefill cost at least half the target's is never tried (see draft_length_controller.h).
     bool adaptive_k = false;
     std::shared_ptr<const Grammar> grammar;  // null: unconstrained
     // The vocabulary's token texts for the grammar; null: built for this request (costs one pass over the

@@ -101,8 +101,15 @@ public:
 
     void run() {
         SourceGuard source_guard{source_};
+        const auto begin_start = Clock::now();
         if (source_) source_->begin({params_.sampling, sampler_.seed(), n_vocab_, history_});
+        const double begin_ms = ms_since(begin_start);
+        const auto prefill_start = Clock::now();
         prefill();
+        // A draft model prefilled the same prompt in begin(): the ratio of the two estimates what a guess
+        // costs against a target pass until guesses are timed (near 0 for sources without a model).
+        const double prefill_ms = ms_since(prefill_start);
+        if (prefill_ms > 0) controller_.set_draft_cost_ratio(begin_ms / prefill_ms);
         while (!sink_.stopped()) {
             settle();
             if (sink_.stopped()) break;
@@ -171,6 +178,8 @@ private:
             settle_tree();
             return;
         }
+        const auto start = Clock::now();
+        const size_t emitted_before = result_.tokens.size();
         if (source_ && source_->wants_predictions()) observe_predictions();
         const size_t n_guesses = n_valid_ + (tail_guess_ ? 1 : 0);
         size_t accepted = 0;
@@ -191,20 +200,36 @@ private:
         stats_.n_drafted += int64_t(n_guesses);
         stats_.n_accepted += int64_t(accepted);
         if (n_guesses > 0) ++stats_.n_verify_passes;
-        if (pass_rows_ > 0) {
-            controller_.record(int(n_guesses), int(accepted), rejected, pass_draft_ms_, pass_verify_ms_, pass_rows_);
-        }
         // Rows of rejected guesses leave the KV cache; the accepted guesses' rows stay.
         const size_t keep = pass_base_ + accepted;
         if (keep < kv_len_) {
             context_.truncate_sequence(params_.seq_id, int32_t(keep));
             kv_len_ = keep;
         }
+        if (pass_rows_ > 0) record_pass(int(n_guesses), int(accepted), rejected, start, emitted_before);
+    }
+
+    // Tells the controller what the last pass did and cost, from drafting to its settled tokens.
+    void record_pass(int n_guesses, int accepted, bool rejected, Clock::time_point settle_start,
+                     size_t emitted_before) {
+        PassRecord pass;
+        pass.k = pass_k_;
+        pass.n_drafted = n_guesses;
+        pass.n_accepted = accepted;
+        pass.rejected = rejected;
+        pass.draft_ms = pass_draft_ms_;
+        pass.verify_ms = pass_verify_ms_;
+        pass.n_rows = pass_rows_;
+        pass.loop_ms = pass_loop_ms_ + ms_since(settle_start);
+        pass.n_emitted = int(result_.tokens.size() - emitted_before);
+        controller_.record(pass);
     }
 
     // A tree pass: logits row 0 is the last emitted token's, row 1 + i guess i's. From the root, each
     // decided token moves to the child guess with that token, if there is one.
     void settle_tree() {
+        const auto start = Clock::now();
+        const size_t emitted_before = result_.tokens.size();
         const size_t n_nodes = draft_.tokens.size();
         path_rows_.clear();
         for (size_t r = 0; r < n_causal_rows_; ++r) path_rows_.push_back(int32_t(r));
@@ -237,10 +262,10 @@ private:
         stats_.n_accepted += int64_t(accepted);
         ++stats_.n_verify_passes;
         ++stats_.n_tree_passes;
-        controller_.record(int(n_nodes), int(accepted), rejected, pass_draft_ms_, pass_verify_ms_, pass_rows_);
         context_.keep_tree_path(params_.seq_id, path_rows_);
         kv_len_ = pass_base_ + accepted;
         tree_pass_ = false;
+        record_pass(int(n_nodes), int(accepted), rejected, start, emitted_before);
     }
 
     // The target's argmax of every row of the last pass (ties: lowest id), for lookahead's next guesses.
@@ -266,6 +291,8 @@ private:
         n_valid_ = 0;
         tail_guess_ = false;
         pass_draft_ms_ = 0;
+        pass_loop_ms_ = 0;
+        pass_k_ = 0;
         if (!source_) return;
         int k = controller_.next_k();
         stats_.last_k = k;
@@ -273,10 +300,12 @@ private:
         // the pass yields at most k + 1 tokens, so more than remaining - 1 guesses would be wasted.
         k = std::min<int64_t>({k, int64_t(sink_.remaining()) - 1, int64_t(context_.n_ctx()) - 1 - int64_t(history_.size())});
         if (k <= 0) return;
+        pass_k_ = k;
         const auto start = Clock::now();
         source_->propose(history_, k, draft_);
         pass_draft_ms_ = ms_since(start);
         stats_.draft_ms += pass_draft_ms_;
+        const auto checks = Clock::now();
         // A tree's leaves come on top of its chain of up to k guesses; each of its rows takes a KV slot.
         const size_t cap = draft_.tree() ? std::min<size_t>(size_t(k) + Draft::kMaxTreeLeaves,
                                                             size_t(context_.n_ctx()) - history_.size())
@@ -296,6 +325,7 @@ private:
             }
         }
         cut_draft();
+        pass_loop_ms_ = ms_since(checks);
     }
 
     // A tree is verified as one only where the greedy walk applies and the KV cache can hold its rows.
@@ -346,7 +376,7 @@ private:
         const size_t last = history_.size() - 1;
         const size_t final_capacity = std::max(size_t(params_.n_batch), 1 + n_valid_);
         const auto start = Clock::now();
-        Batch batch;
+        Batch& batch = batch_;  // kept between passes: no allocation per token
         size_t i = first;
         // Long forced runs are fed in n_batch chunks before the final pass with the guesses.
         while (last + 1 - i + n_valid_ > final_capacity) {
@@ -415,7 +445,10 @@ private:
     size_t n_causal_rows_ = 0;           // rows of that pass before the tree's
     std::vector<size_t> depth_;          // (tree guesses) depth of each guess
     std::vector<int32_t> path_rows_;     // batch rows of the accepted path
+    Batch batch_;                        // verify()'s rows, reused
+    int pass_k_ = 0;                     // guesses asked of the source for the last pass
     double pass_draft_ms_ = 0, pass_verify_ms_ = 0;
+    double pass_loop_ms_ = 0;            // the last pass's checks of its draft (more in settle)
 };
 
 }  // namespace
