@@ -115,6 +115,8 @@ struct EngineSnapshot {
     double prefixHitRate = 0;    // prompt tokens served by the prefix cache / prompt tokens offered
     bool speculating = false;    // a speculative reply is running now
     double acceptanceRate = -1;  // of the last speculative reply; -1: none yet
+
+    bool operator==(const EngineSnapshot&) const = default;
 };
 
 struct StreamChunk {

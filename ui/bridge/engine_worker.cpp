@@ -262,15 +262,7 @@ void EngineWorker::sampleStats() {
     snapshot.prefixHitRate = stats.kv.prefix_hit_rate();
     snapshot.speculating = speculating_;
     snapshot.acceptanceRate = lastAcceptance_;
-    const bool changed = snapshot.running != lastSnapshot_.running || snapshot.waiting != lastSnapshot_.waiting ||
-                         snapshot.tokensPerSecond != lastSnapshot_.tokensPerSecond ||
-                         snapshot.kvBlocksUsed != lastSnapshot_.kvBlocksUsed ||
-                         snapshot.kvBlocksTotal != lastSnapshot_.kvBlocksTotal ||
-                         snapshot.kvBlocksCached != lastSnapshot_.kvBlocksCached ||
-                         snapshot.prefixHitRate != lastSnapshot_.prefixHitRate ||
-                         snapshot.speculating != lastSnapshot_.speculating ||
-                         snapshot.acceptanceRate != lastSnapshot_.acceptanceRate;
-    if (!changed) return;
+    if (snapshot == lastSnapshot_) return;
     lastSnapshot_ = snapshot;
     emit engineStats(snapshot);
 }
